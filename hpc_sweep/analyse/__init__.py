@@ -1,0 +1,1 @@
+"""Numbers from tables: per-run summaries and multi-seed statistics, as pure functions over numpy arrays."""

@@ -1,0 +1,221 @@
+"""The ``hpc-sweep`` command: parses flags, calls the library, maps errors to exit codes (2 for bad input).
+
+Verbs: ``submit`` (plan and launch a sweep), ``status`` (where a sweep stands), ``collect`` (results, tables and
+figures), ``profiles`` (the known cluster/training profiles). The seed script's flags work as they were spelled
+(``--max_iterations``) and with dashes (``--max-iterations``); ``hpc-sweep --task ...`` means ``hpc-sweep submit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from hpc_sweep import __version__
+from hpc_sweep.errors import HpcSweepError, UsageError
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad input on one line (no usage block) and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> None:
+    """Add ``--name_with_underscores`` and its dashed spelling as one option."""
+    flags = [f"--{name}"]
+    if "_" in name:
+        flags.append(f"--{name.replace('_', '-')}")
+    parser.add_argument(*flags, dest=name, **kwargs)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be a positive integer")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line interface."""
+    from hpc_sweep.launch import EXECUTORS
+    from hpc_sweep.spec import DEFAULT_MAX_ITERATIONS, DEFAULT_NUM_ENVS, DEFAULT_SEEDS, DEFAULT_TASK
+
+    parser = _Parser(prog="hpc-sweep", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"hpc_sweep {__version__}")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    submit = verbs.add_parser("submit", help="plan a sweep and launch it (slurm, local or debug)")
+    core = submit.add_argument_group("training (the seed script's flags)")
+    _add(core, "task", default=DEFAULT_TASK, help=f"task name (default: {DEFAULT_TASK}, the built-in demo)")
+    _add(core, "seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS), help="seeds (default: 42 123 456 789 999)")
+    _add(core, "max_iterations", type=int, default=DEFAULT_MAX_ITERATIONS, help="iterations per run (default: 1000)")
+    _add(core, "num_envs", type=int, default=DEFAULT_NUM_ENVS, help="environments per run (default: 4096)")
+    _add(core, "output_dir", help="sweep directory (default: multi_training_<timestamp>)")
+    _add(core, "common_folder", help="group name for all runs of this sweep (default: timestamped)")
+    _add(core, "headless", action=argparse.BooleanOptionalAction, default=True, help="pass --headless (default: on)")
+    _add(core, "world", action="store_true", help="world-frame reward variant (scripts that declare --world)")
+    _add(
+        core,
+        "additional_args",
+        nargs="*",
+        default=[],
+        help='arguments passed to train.py as written, e.g. --additional_args "--video" "--video_interval" "1000"; '
+        "the list ends at the next hpc-sweep flag (anything after a bare -- is passed too)",
+    )
+    sweep = submit.add_argument_group("sweep")
+    _add(sweep, "grid", nargs="+", default=[], metavar="KEY=V1,V2", help="grid axes: our flags or Hydra overrides")
+    _add(sweep, "executor", choices=EXECUTORS, help="slurm (default when sbatch is on PATH), local, or debug")
+    _add(sweep, "profile", help="profile name or .toml path (default: by task; see `hpc-sweep profiles`)")
+    _add(sweep, "launcher", help="override the profile's launcher prefix, e.g. './isaaclab.sh -p'")
+    _add(sweep, "train_script", help="override the profile's training script")
+    _add(sweep, "workdir", help="override the profile's working directory")
+    _add(sweep, "dry_run", action="store_true", help="print the plan and every run's command; create nothing")
+    _add(sweep, "max_parallel", type=_positive_int, help="local: runs at once (default: GPUs, or CPU cores / 2)")
+    _add(sweep, "resume", action="store_true", help="reuse an existing sweep dir and run its unfinished runs")
+
+    status = verbs.add_parser("status", help="show where a sweep stands")
+    status.add_argument("sweep_dir", type=Path)
+
+    collect = verbs.add_parser("collect", help="collect results: tables, training_results.json, figures")
+    collect.add_argument("path", type=Path, help="a sweep dir, or any directory tree of training logs")
+    _add(collect, "output_dir", type=Path, help="where to write results (default: PATH)")
+
+    verbs.add_parser("profiles", help="list the known profiles")
+    return parser
+
+
+def _split_passthrough(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """Let ``--additional_args`` take values that start with ``--`` (plain argparse rejects ``"--video"``).
+
+    Values run from ``--additional_args`` to the next option hpc-sweep knows; everything after a bare ``--`` is
+    passed through as well. Each value is re-attached as ``--additional_args=VALUE`` so argparse accepts it.
+    """
+    submit = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))  # type: ignore[union-attr]
+    known = {flag for action in submit.choices["submit"]._actions for flag in action.option_strings}
+    out: list[str] = []
+    passthrough: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token == "--":
+            passthrough += argv[index + 1 :]
+            break
+        name, _, inline = token.partition("=")
+        if name in ("--additional_args", "--additional-args"):
+            if inline:
+                passthrough.append(inline)
+            index += 1
+            while index < len(argv) and argv[index] != "--" and argv[index].partition("=")[0] not in known:
+                passthrough.append(argv[index])
+                index += 1
+            continue
+        out.append(token)
+        index += 1
+    return out + [f"--additional_args={value}" for value in passthrough]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hpc-sweep`` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0].startswith("--") and args_list[0] not in ("--help", "--version"):
+        args_list.insert(0, "submit")  # the seed script had no verbs: `hpc-sweep --task X ...` submits
+    parser = build_parser()
+    if args_list and args_list[0] == "submit":
+        args_list = _split_passthrough(args_list, parser)
+    args = parser.parse_args(args_list)
+    try:
+        if args.verb == "submit":
+            return _submit(args)
+        if args.verb == "status":
+            return _status(args)
+        if args.verb == "collect":
+            return _collect(args)
+        return _profiles()
+    except UsageError as error:
+        print(f"hpc-sweep: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except HpcSweepError as error:
+        print(f"hpc-sweep: {error}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except KeyboardInterrupt:
+        print("hpc-sweep: interrupted; finished runs are kept (resume with --resume)", file=sys.stderr)
+        return 130
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from hpc_sweep.spec import SweepSpec, parse_grid
+
+    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    spec = SweepSpec(
+        task=args.task,
+        seeds=tuple(args.seeds),
+        max_iterations=args.max_iterations,
+        num_envs=args.num_envs,
+        common_folder=args.common_folder if args.common_folder is not None else f"multi_run_{stamp}",
+        headless=args.headless,
+        world=args.world,
+        additional_args=tuple(args.additional_args),
+        grid=parse_grid(args.grid),
+    )
+    spec.validate()
+    executor = args.executor or ("slurm" if shutil.which("sbatch") else "local")
+    sweep_dir = Path(args.output_dir or f"multi_training_{stamp}")
+    from hpc_sweep.submit import SubmitOptions, submit
+
+    options = SubmitOptions(
+        executor=executor,
+        sweep_dir=sweep_dir,
+        profile=args.profile,
+        launcher=args.launcher,
+        train_script=args.train_script,
+        workdir=args.workdir,
+        dry_run=args.dry_run,
+        resume=args.resume,
+        max_parallel=args.max_parallel,
+    )
+    return EXIT_OK if submit(spec, options) else EXIT_RUN_FAILED
+
+
+def _status(args: argparse.Namespace) -> int:
+    from hpc_sweep.status import show_status
+
+    return EXIT_OK if show_status(args.sweep_dir) else EXIT_RUN_FAILED
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from hpc_sweep.report.write import collect_to
+
+    collect_to(args.path, args.output_dir)
+    return EXIT_OK
+
+
+def _profiles() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hpc_sweep.profiles import available_profiles, load_profile
+
+    table = Table(title="hpc-sweep profiles")
+    for column in ("name", "description", "command", "file"):
+        table.add_column(column, overflow="fold")
+    for name, path in available_profiles().items():
+        profile = load_profile(str(path))
+        command = shlex.join([*profile.launcher, profile.script])
+        table.add_row(name, profile.description, command, str(path))
+    Console().print(table)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Finding runs and their artefacts: from a sweep's manifest, or by scanning any tree of training logs.
+
+Layouts understood: Isaac Lab ``logs/rsl_rl/<experiment>/<timestamp>_<run_name>/``, BALLU
+``logs/rsl_rl/<experiment>/<common_folder>/seed_<seed>/``, and any directory holding ``events.out.tfevents.*``
+files, an RSL-RL console log or a ``summaries.txt``. Resumed Isaac Lab runs (a new timestamped directory per
+attempt, ``resume: True`` in ``params/agent.yaml``) are joined to the run they continue.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hpc_sweep.errors import UsageError
+from hpc_sweep.manifest import is_sweep_dir, load_sweep
+
+EVENT_PREFIX = "events.out.tfevents."
+SUMMARIES = "summaries.txt"
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_?")
+_SEED_IN_NAME = re.compile(r"(?:^|[_-])seed[_-]?(\d+)(?:$|[_-])", re.IGNORECASE)
+_YAML_SEED = re.compile(r"^seed:\s*(-?\d+)\s*$", re.MULTILINE)
+_YAML_RESUME = re.compile(r"^resume:\s*(true|True)\s*$", re.MULTILINE)
+_CONSOLE_MARK = b"Learning iteration"
+_LOG_SUFFIXES = (".log", ".out", ".txt", ".err")
+
+
+@dataclass
+class RunSource:
+    """One run and where its artefacts are; ``log_dirs`` are in attempt order (later attempts win on overlap)."""
+
+    run_id: str
+    seed: int | None
+    group: str
+    log_dirs: list[Path] = field(default_factory=list)
+    console_logs: list[Path] = field(default_factory=list)
+    status: str = "unknown"
+    error: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def discover_runs(path: Path) -> list[RunSource]:
+    """The runs under ``path`` (a sweep dir of ours, or any log tree); exit-2 error when there are none."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path} does not exist; give a sweep dir or a directory of training logs")
+    runs = runs_from_manifest(path) if is_sweep_dir(path) else scan_tree(path)
+    if not runs:
+        raise UsageError(
+            f"{path} holds no training runs (no events.out.tfevents.*, RSL-RL console log or summaries.txt found)"
+        )
+    return runs
+
+
+def runs_from_manifest(path: Path) -> list[RunSource]:
+    """Runs as the sweep's manifest and records describe them."""
+    sweep = load_sweep(path)
+    runs: list[RunSource] = []
+    for run in sweep.runs:
+        log_dirs = [Path(p) for p in (run.get("log_dirs") or ([run["log_dir"]] if run.get("log_dir") else []))]
+        train_log = sweep.layout.train_log(run["run_id"])
+        runs.append(
+            RunSource(
+                run_id=run["run_id"],
+                seed=run.get("seed"),
+                group=run.get("group", ""),
+                log_dirs=[d for d in log_dirs if d.is_dir()],
+                console_logs=[train_log] if train_log.is_file() else [],
+                status=run.get("state", "unknown"),
+                error=run.get("reason"),
+                info={
+                    "task": run.get("task"),
+                    "command": run.get("command"),
+                    "point": run.get("point", {}),
+                    "experiment_id": run.get("run_name", run["run_id"]),
+                    "duration_minutes": run.get("duration_minutes"),
+                    "attempt": run.get("attempt"),
+                    "exit_code": run.get("exit_code"),
+                    "max_iterations": run.get("max_iterations"),
+                },
+            )
+        )
+    return runs
+
+
+def scan_tree(root: Path) -> list[RunSource]:
+    """Runs found by walking ``root``: directories with event files or summaries.txt, and stray console logs."""
+    run_dirs: list[Path] = []
+    stray_logs: list[Path] = []
+    for current, dirs, files in os.walk(root):
+        dirs.sort()
+        here = Path(current)
+        if any(name.startswith(EVENT_PREFIX) for name in files) or SUMMARIES in files:
+            run_dirs.append(here)
+            continue
+        stray_logs += [here / name for name in sorted(files) if _is_console_log(here / name)]
+    runs: dict[tuple[str, str], RunSource] = {}
+    for run_dir in sorted(run_dirs, key=lambda p: (p.parent, p.name)):
+        key = (str(run_dir.parent), _run_key(run_dir))
+        resumed = _is_resumed(run_dir)
+        if key in runs and resumed:
+            runs[key].log_dirs.append(run_dir)
+            continue
+        if key in runs:  # same name, not a resume: a separate run
+            key = (str(run_dir.parent), run_dir.name)
+        runs[key] = RunSource(
+            run_id=str(run_dir.relative_to(root)) if run_dir != root else run_dir.name,
+            seed=infer_seed(run_dir),
+            group=_group_of(run_dir),
+            log_dirs=[run_dir],
+            console_logs=[p for p in sorted(run_dir.iterdir()) if p.is_file() and _is_console_log(p)],
+        )
+    result = list(runs.values())
+    for log in stray_logs:
+        result.append(
+            RunSource(
+                run_id=str(log.relative_to(root)), seed=infer_seed(log), group=log.parent.name, console_logs=[log]
+            )
+        )
+    return result
+
+
+def infer_seed(path: Path) -> int | None:
+    """The seed from the directory/file name (``seed_42``, ``_seed42``) or ``params/agent.yaml`` (``seed:``)."""
+    for part in (path.stem, path.parent.name) if path.is_file() else (path.name,):
+        match = _SEED_IN_NAME.search(_TIMESTAMP.sub("", part))
+        if match:
+            return int(match.group(1))
+    agent = path / "params" / "agent.yaml"
+    try:
+        match = _YAML_SEED.search(agent.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    return int(match.group(1)) if match else None
+
+
+def _run_key(run_dir: Path) -> str:
+    """The run's name without Isaac Lab's timestamp prefix (attempts of one resumed run share it)."""
+    return _TIMESTAMP.sub("", run_dir.name) or run_dir.name
+
+
+def _group_of(run_dir: Path) -> str:
+    """A group label: the run name without timestamp and seed, else the parent directory (experiment/common folder)."""
+    name = _SEED_IN_NAME.sub("", _TIMESTAMP.sub("", run_dir.name)).strip("_-")
+    return name or run_dir.parent.name
+
+
+def _is_resumed(run_dir: Path) -> bool:
+    try:
+        text = (run_dir / "params" / "agent.yaml").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return bool(_YAML_RESUME.search(text))
+
+
+def _is_console_log(path: Path) -> bool:
+    """A text file with RSL-RL iteration headers in its first 1 MiB."""
+    if path.suffix not in _LOG_SUFFIXES or path.name == SUMMARIES:
+        return False
+    try:
+        with open(path, "rb") as handle:
+            return _CONSOLE_MARK in handle.read(1 << 20)
+    except OSError:
+        return False

@@ -1,0 +1,176 @@
+"""Collection: read every run's artefacts into one tidy table, then write the result files, table and figure.
+
+The tidy long table (``run_id, seed, group, tag, metric, step, value, wall_time``) is the one interchange format
+between collection and analysis. ``data_source`` says where each run's numbers came from: ``tensorboard``,
+``console_log`` or ``summaries``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from hpc_sweep.collect.discover import SUMMARIES, RunSource, discover_runs
+from hpc_sweep.collect.events import iter_event_files, read_event_files
+from hpc_sweep.collect.metrics import METRIC_TAGS, canonical_metric
+from hpc_sweep.collect.textlog import parse_console_metrics, parse_summaries, scan_log
+
+COLUMNS = ["run_id", "seed", "group", "tag", "metric", "step", "value", "wall_time"]
+_RECENT_S = 120.0
+
+
+@dataclass
+class RunData:
+    """One run's artefacts as read: its source, scalars per tag and where they came from."""
+
+    source: RunSource
+    scalars: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    data_source: str = "none"
+    warnings: list[str] = field(default_factory=list)
+
+    def metric(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """Steps and values of a canonical metric (first alias present), or None."""
+        for tag in METRIC_TAGS.get(name, (name,)):
+            if tag in self.scalars:
+                steps, values, _ = self.scalars[tag]
+                return steps, values
+        return None
+
+
+@dataclass
+class Collection:
+    """Every run of a sweep or log tree, read."""
+
+    root: Path
+    runs: list[RunData]
+    warnings: list[str]
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """The tidy long table of every scalar of every run."""
+        frames = []
+        for run in self.runs:
+            for tag, (steps, values, wall) in run.scalars.items():
+                n = steps.size
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "run_id": np.repeat(run.source.run_id, n),
+                            "seed": np.repeat(run.source.seed, n),
+                            "group": np.repeat(run.source.group, n),
+                            "tag": np.repeat(tag, n),
+                            "metric": np.repeat(canonical_metric(tag) or "", n),
+                            "step": steps.astype(np.int64),
+                            "value": values.astype(np.float64),
+                            "wall_time": wall.astype(np.float64),
+                        }
+                    )
+                )
+        if not frames:
+            return pd.DataFrame({name: pd.Series(dtype=object) for name in COLUMNS})
+        return pd.concat(frames, ignore_index=True)[COLUMNS]
+
+
+def read_run(source: RunSource) -> RunData:
+    """Read one run: TensorBoard events first (all attempts' dirs, later attempts win), else the text fallbacks."""
+    data = RunData(source=source)
+    files = [path for log_dir in source.log_dirs for path in iter_event_files(log_dir)]
+    if files:
+        result = read_event_files(files)
+        data.warnings += result.warnings
+        data.scalars = {tag: (series.step, series.value, series.wall_time) for tag, series in result.scalars.items()}
+        data.data_source = "tensorboard" if data.scalars else "none"
+    if not data.scalars:
+        _read_text_fallbacks(data)
+    _infer_status(data)
+    return data
+
+
+def _read_text_fallbacks(data: RunData) -> None:
+    """Console logs, then summaries.txt, for runs with no event data."""
+    sources: list[str] = []
+    for log in data.source.console_logs:
+        parsed = parse_console_metrics(log)
+        for tag, points in parsed.items():
+            data.scalars.setdefault(tag, _arrays(points))
+        if parsed:
+            sources.append("console_log")
+    for log_dir in data.source.log_dirs:
+        summaries = log_dir / SUMMARIES
+        if summaries.is_file():
+            parsed, warnings = parse_summaries(summaries)
+            data.warnings += warnings
+            for tag, points in parsed.items():
+                data.scalars.setdefault(tag, _arrays(points))
+            if parsed:
+                sources.append("summaries")
+    data.data_source = "+".join(dict.fromkeys(sources)) or "none"
+
+
+def _arrays(points: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    steps = np.array([p[0] for p in points], dtype=np.int64)
+    values = np.array([p[1] for p in points], dtype=np.float64)
+    return steps, values, np.full(steps.size, np.nan)
+
+
+def _infer_status(data: RunData) -> None:
+    """Status for runs without a manifest, from their logs; a traceback marks a run failed even after exit 0."""
+    source = data.source
+    for log in source.console_logs:
+        reason = scan_log(log).failure_reason()
+        if reason and source.status != "failed":
+            source.status, source.error = "failed", reason
+    if source.status != "unknown":
+        return
+    newest = max((p.stat().st_mtime for d in source.log_dirs for p in d.iterdir()), default=0.0)
+    newest = max([newest, *(p.stat().st_mtime for p in source.console_logs)])
+    if time.time() - newest < _RECENT_S:
+        source.status = "running"
+    elif any(d.glob("model_*.pt") for d in source.log_dirs) or data.scalars:
+        source.status = "completed" if _reached_planned_end(data) else "unknown"
+
+
+def _reached_planned_end(data: RunData) -> bool:
+    """True when the reward curve reaches the iteration count the run's params/agent.yaml planned."""
+    curve = data.metric("mean_reward")
+    if curve is None:
+        return False
+    for log_dir in data.source.log_dirs:
+        try:
+            text = (log_dir / "params" / "agent.yaml").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("max_iterations:"):
+                try:
+                    planned = int(line.split(":", 1)[1])
+                except ValueError:
+                    return False
+                return int(curve[0][-1]) + 1 >= planned
+    return False
+
+
+def collect(path: Path, console: Console | None = None) -> Collection:
+    """Discover and read every run under ``path`` (a progress bar when there are many)."""
+    console = console or Console(stderr=True)
+    sources = discover_runs(Path(path))
+    runs: list[RunData] = []
+    if len(sources) >= 20 and console.is_terminal:
+        from rich.progress import track
+
+        iterator = track(sources, description="reading runs", console=console)
+    else:
+        iterator = sources
+    for source in iterator:
+        runs.append(read_run(source))
+    warnings = [warning for run in runs for warning in run.warnings]
+    return Collection(root=Path(path), runs=runs, warnings=warnings)
+
+
+def load_metrics(path: Path) -> pd.DataFrame:
+    """The tidy metrics table of a sweep dir or any log tree (the Python API behind ``hpc-sweep collect``)."""
+    return collect(Path(path)).metrics_frame()

@@ -1,0 +1,184 @@
+"""Reading RSL-RL console output and job logs as text: progress, rewards, log-dir lines and failure signs.
+
+Stdlib only: the job wrapper on each compute node uses it, and so do ``status`` and the collector's fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+ITERATION = re.compile(r"Learning iteration\s+(\d+)\s*/\s*(\d+)")
+MEAN_REWARD = re.compile(r"^\s*Mean reward:\s*(" + r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf" + r")\s*$")
+LOG_ROOT = re.compile(r"\[INFO\] Logging experiment in directory:\s*(.+?)\s*$")
+EXACT_NAME = re.compile(r"Exact experiment name requested from command line:\s*(.+?)\s*$")
+TRACEBACK = "Traceback (most recent call last):"
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)\b(?::.*)?$")
+CUDA_OOM = re.compile(r"CUDA out of memory|torch\.(?:cuda\.)?OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED")
+
+
+def strip_ansi(text: str) -> str:
+    """Remove terminal colour codes (RSL-RL prints its iteration header in bold)."""
+    return ANSI.sub("", text)
+
+
+@dataclass
+class LogScan:
+    """What a streaming scan of a training log has seen so far."""
+
+    iteration: int | None = None
+    total_iterations: int | None = None
+    iterations_seen: int = 0
+    last_mean_reward: float | None = None
+    first_mean_reward: float | None = None
+    log_root: str | None = None
+    exact_name: str | None = None
+    traceback: bool = False
+    exception: str | None = None
+    cuda_oom: bool = False
+    tail: list[str] = field(default_factory=list)
+
+    def feed(self, raw_line: str, keep_tail: int = 20) -> None:
+        """Update the scan with one line of output."""
+        line = strip_ansi(raw_line).rstrip("\r\n")
+        if keep_tail and line.strip():
+            self.tail.append(line)
+            del self.tail[:-keep_tail]
+        if match := ITERATION.search(line):
+            self.iteration, self.total_iterations = int(match.group(1)), int(match.group(2))
+            self.iterations_seen += 1
+        elif match := MEAN_REWARD.match(line):
+            self.last_mean_reward = float(match.group(1))
+            if self.first_mean_reward is None:
+                self.first_mean_reward = self.last_mean_reward
+        elif match := LOG_ROOT.search(line):
+            self.log_root = match.group(1)
+        elif match := EXACT_NAME.search(line):
+            self.exact_name = match.group(1)
+        elif TRACEBACK in line:
+            self.traceback = True
+        elif self.traceback and (match := EXCEPTION_LINE.match(line.strip())):
+            self.exception = line.strip()
+        if CUDA_OOM.search(line):
+            self.cuda_oom = True
+
+    def failure_reason(self) -> str | None:
+        """A one-line reason when the log shows a failure (even if the process exited 0), else None."""
+        if self.cuda_oom:
+            return "CUDA out of memory" + (f": {self.exception}" if self.exception else "")
+        if self.traceback:
+            return f"Python exception: {self.exception or 'traceback in log'}"
+        return None
+
+
+def scan_log(path: Path, max_bytes: int | None = None) -> LogScan:
+    """Scan a whole log file (or only its last ``max_bytes``, enough for live progress) and return what it shows."""
+    scan = LogScan()
+    try:
+        with open(path, "rb") as handle:
+            if max_bytes is not None:
+                handle.seek(0, 2)
+                size = handle.tell()
+                handle.seek(max(0, size - max_bytes))
+                if size > max_bytes:
+                    handle.readline()  # drop the partial first line
+            for raw in handle:
+                scan.feed(raw.decode("utf-8", errors="replace"))
+    except OSError:
+        pass
+    return scan
+
+
+_VALUE_LINE = re.compile(
+    r"^\s*([A-Za-z_][\w /.\-]*?):\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf)\s*(?:s)?\s*$"
+)
+#: Console labels (RSL-RL 1.x/2.x/5.x) -> TensorBoard tags, so text fallbacks land on the same canonical metrics.
+_CONSOLE_TAGS = {
+    "Mean reward": "Train/mean_reward",
+    "Mean episode length": "Train/mean_episode_length",
+    "Value function loss": "Loss/value_function",
+    "Surrogate loss": "Loss/surrogate",
+    "Mean action noise std": "Policy/mean_noise_std",
+    "Mean action std": "Policy/mean_std",
+    "Mean extrinsic reward": "Rnd/mean_extrinsic_reward",
+    "Mean intrinsic reward": "Rnd/mean_intrinsic_reward",
+}
+_MEAN_LOSS = re.compile(r"^Mean (\w+) loss$")
+_MEAN_EPISODE = re.compile(r"^Mean episode (\w+)$")
+
+
+def parse_console_metrics(path: Path) -> dict[str, list[tuple[int, float]]]:
+    """Per-iteration scalars from an RSL-RL console log (2.x and 5.x formats, ANSI codes stripped).
+
+    Each ``Learning iteration k/N`` block gives step ``k``; a later block with the same ``k`` (a resumed attempt
+    appended to the same log) replaces the earlier one.
+    """
+    series: dict[str, dict[int, float]] = {}
+    step: int | None = None
+    try:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                line = strip_ansi(raw.decode("utf-8", errors="replace")).rstrip()
+                if match := ITERATION.search(line):
+                    step = int(match.group(1))
+                    continue
+                if step is None or not (match := _VALUE_LINE.match(line)):
+                    continue
+                tag = console_tag(match.group(1).strip())
+                if tag:
+                    series.setdefault(tag, {})[step] = float(match.group(2))
+    except OSError:
+        return {}
+    return {tag: sorted(points.items()) for tag, points in series.items()}
+
+
+def console_tag(label: str) -> str | None:
+    """The TensorBoard tag a console label stands for, or None for lines that are not metrics."""
+    if label in _CONSOLE_TAGS:
+        return _CONSOLE_TAGS[label]
+    if "/" in label:  # Isaac Lab episode extras, e.g. Episode_Reward/track_lin_vel_xy_exp
+        return label
+    if match := _MEAN_LOSS.match(label):
+        return f"Loss/{match.group(1)}"
+    if match := _MEAN_EPISODE.match(label):
+        return f"Episode/{match.group(1)}"
+    return None
+
+
+#: summaries.txt columns (tab-separated) -> tags.
+_SUMMARY_TAGS = {
+    "Reward/mean": "Train/mean_reward",
+    "Reward/std": "Train/reward_std",
+    "Episode Length/mean": "Train/mean_episode_length",
+}
+
+
+def parse_summaries(path: Path) -> tuple[dict[str, list[tuple[int, float]]], list[str]]:
+    """Scalars from a ``summaries.txt`` (tab-separated, ``Iteration`` first); bad lines are skipped with a warning."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    warnings: list[str] = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as error:
+        return {}, [f"{path}: unreadable ({error})"]
+    if not lines:
+        return {}, [f"{path}: empty"]
+    header = [name.strip() for name in lines[0].split("\t")]
+    if not header or header[0] != "Iteration":
+        return {}, [f"{path}: no 'Iteration' header; skipped"]
+    bad = 0
+    for line in lines[1:]:
+        cells = line.split("\t")
+        try:
+            step = int(float(cells[0]))
+            values = [float(cell) for cell in cells[1 : len(header)]]
+        except (ValueError, IndexError):
+            bad += 1
+            continue
+        for name, value in zip(header[1:], values, strict=False):
+            series.setdefault(_SUMMARY_TAGS.get(name, name), []).append((step, value))
+    if bad:
+        warnings.append(f"{path}: {bad} malformed line(s) skipped")
+    return series, warnings

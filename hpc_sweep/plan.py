@@ -1,0 +1,82 @@
+"""From a validated spec and profile to a concrete plan: each run's command, the manifest, the job requests.
+
+Planning is pure (nothing is written), so ``--dry_run`` shows exactly what a real submission would do.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hpc_sweep.command import build_command
+from hpc_sweep.job import JobRequest
+from hpc_sweep.manifest import new_manifest
+from hpc_sweep.profiles import Profile
+from hpc_sweep.spec import RunSpec, SweepSpec, expand_runs
+
+
+@dataclass
+class Plan:
+    """A sweep ready to be written and launched."""
+
+    sweep_dir: Path
+    spec: SweepSpec
+    profile: Profile
+    executor: str
+    runs: list[RunSpec]
+    requests: list[JobRequest]
+    manifest: dict[str, Any]
+
+
+def make_plan(
+    spec: SweepSpec,
+    profile: Profile,
+    sweep_dir: Path,
+    executor: str,
+    options: dict[str, Any],
+    python: str | None = None,
+) -> Plan:
+    """Expand the spec into runs and resolve every command; raises UsageError before anything is created.
+
+    ``python`` is the interpreter jobs run with: this one for local/debug, the profile's ``slurm.python`` on a cluster.
+    """
+    sweep_dir = sweep_dir.resolve()
+    interpreter = python or sys.executable
+    runs = expand_runs(spec)
+    requests: list[JobRequest] = []
+    entries: list[dict[str, Any]] = []
+    for run in runs:
+        command = build_command(run, profile, sweep_dir, interpreter)
+        requests.append(
+            JobRequest(
+                sweep_dir=str(sweep_dir),
+                run_id=run.run_id,
+                argv=command.argv,
+                workdir=command.workdir,
+                run_name=run.run_name,
+                seed=run.seed,
+                common_folder=run.common_folder,
+            )
+        )
+        entries.append({**run.to_dict(), "command": list(command.argv), "workdir": command.workdir})
+    manifest = new_manifest(spec.to_dict(), profile.to_dict(), executor, entries, options)
+    return Plan(sweep_dir, spec, profile, executor, runs, requests, manifest)
+
+
+def requests_from_manifest(manifest: dict[str, Any], sweep_dir: Path, run_ids: set[str]) -> list[JobRequest]:
+    """Job requests for the given runs of an existing sweep, from the commands its manifest recorded."""
+    return [
+        JobRequest(
+            sweep_dir=str(sweep_dir),
+            run_id=run["run_id"],
+            argv=tuple(run["command"]),
+            workdir=run["workdir"],
+            run_name=run["run_name"],
+            seed=run["seed"],
+            common_folder=run["common_folder"],
+        )
+        for run in manifest["runs"]
+        if run["run_id"] in run_ids
+    ]

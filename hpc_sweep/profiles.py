@@ -1,0 +1,203 @@
+"""Cluster/training profiles: TOML files in ``slurm_templates/`` that say how a run's command is launched.
+
+A profile names the launcher prefix (``python``, ``./isaaclab.sh -p``, an ``apptainer exec`` line), the training
+script, the working directory, which optional flags the script accepts, and Slurm resources. Profiles are
+validated here, at the edge, so that a typo fails before anything is created or submitted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from hpc_sweep.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+#: Optional flags a training script may accept; the command builder passes only those the profile lists.
+KNOWN_FLAGS = frozenset({"headless", "run_name", "common_folder", "world"})
+#: Slurm resource keys a profile (or the matching command-line flags) may set.
+SLURM_KEYS = frozenset(
+    {
+        "partition",
+        "account",
+        "qos",
+        "time",
+        "gpus_per_node",
+        "cpus_per_task",
+        "mem_gb",
+        "constraint",
+        "exclude",
+        "array_parallelism",
+        "additional_parameters",
+        "setup",
+        "python",
+    }
+)
+_SECTIONS = {
+    "description": str,
+    "command": dict,
+    "slurm": dict,
+    "vars": dict,
+}
+_COMMAND_KEYS = frozenset({"launcher", "script", "workdir", "flags", "extra_args"})
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_DEMO_TASK_PREFIX = "Demo-"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated profile. Strings may hold ``{python}``, ``{sweep_dir}``, ``{<var>}`` and ``$ENV`` placeholders."""
+
+    name: str
+    source: str
+    description: str = ""
+    launcher: tuple[str, ...] = ("{python}",)
+    script: str = "train.py"
+    workdir: str = "{sweep_dir}"
+    flags: frozenset[str] = frozenset({"headless", "run_name"})
+    extra_args: tuple[str, ...] = ()
+    slurm: dict[str, Any] = field(default_factory=dict)
+    vars: dict[str, str] = field(default_factory=dict)
+
+    def with_overrides(
+        self, launcher: str | None = None, script: str | None = None, workdir: str | None = None
+    ) -> Profile:
+        """Return a copy with command-line overrides applied (flags win over the file)."""
+        updated = self
+        if launcher is not None:
+            updated = replace(updated, launcher=tuple(shlex.split(launcher)))
+        if script is not None:
+            updated = replace(updated, script=script)
+        if workdir is not None:
+            updated = replace(updated, workdir=workdir)
+        return updated
+
+    def expand(self, text: str, sweep_dir: Path, python: str) -> str:
+        """Fill placeholders and environment variables; an unresolved one is a :class:`UsageError`."""
+        values = {"python": python, "sweep_dir": str(sweep_dir), **self.vars}
+
+        def substitute(match: re.Match[str]) -> str:
+            key = match.group(1)
+            if key not in values:
+                raise UsageError(
+                    f"profile {self.name!r}: unknown placeholder {{{key}}}; define it under [vars] in {self.source}"
+                )
+            return values[key]
+
+        expanded = os.path.expandvars(_PLACEHOLDER.sub(substitute, text))
+        missing = re.search(r"\$\{?(\w+)", expanded)
+        if missing:
+            raise UsageError(
+                f"profile {self.name!r}: environment variable {missing.group(1)} is not set; "
+                f"export it or override the path with a flag (--workdir/--train_script/--launcher)"
+            )
+        return expanded
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the manifest."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "description": self.description,
+            "launcher": list(self.launcher),
+            "script": self.script,
+            "workdir": self.workdir,
+            "flags": sorted(self.flags),
+            "extra_args": list(self.extra_args),
+            "slurm": self.slurm,
+            "vars": self.vars,
+        }
+
+
+def profile_dirs() -> list[Path]:
+    """Where profiles are looked up, first match wins: $HPC_SWEEP_PROFILE_PATH, ./slurm_templates, the shipped ones."""
+    dirs = [Path(p) for p in os.environ.get("HPC_SWEEP_PROFILE_PATH", "").split(os.pathsep) if p]
+    dirs.append(Path.cwd() / "slurm_templates")
+    dirs.append(Path(__file__).resolve().parent.parent / "slurm_templates")
+    unique: list[Path] = []
+    for directory in dirs:
+        if directory.is_dir() and directory.resolve() not in {d.resolve() for d in unique}:
+            unique.append(directory)
+    return unique
+
+
+def available_profiles() -> dict[str, Path]:
+    """Every profile name visible from here, mapped to its file (earlier directories shadow later ones)."""
+    found: dict[str, Path] = {}
+    for directory in profile_dirs():
+        for path in sorted(directory.glob("*.toml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def default_profile_name(task: str) -> str:
+    """The profile used when none is given: the demo for built-in tasks, BALLU's for BALLU tasks, else Isaac Lab's."""
+    if task.startswith(_DEMO_TASK_PREFIX):
+        return "demo"
+    if "ballu" in task.lower():
+        return "ballu"
+    return "isaaclab"
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """Load and validate a profile by name (see :func:`profile_dirs`) or by path to a ``.toml`` file."""
+    candidate = Path(name_or_path).expanduser()
+    if name_or_path.endswith(".toml") or os.sep in name_or_path:
+        if not candidate.is_file():
+            raise UsageError(f"--profile {name_or_path}: no such file; give a profile name or an existing .toml path")
+        path = candidate
+    else:
+        profiles = available_profiles()
+        if name_or_path not in profiles:
+            names = ", ".join(sorted(profiles)) or "none found"
+            raise UsageError(f"--profile {name_or_path!r} is unknown; available: {names} (or a path to a .toml file)")
+        path = profiles[name_or_path]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise UsageError(f"profile {path}: cannot be read as TOML ({error}); fix the file") from None
+    return parse_profile(data, name=path.stem, source=str(path))
+
+
+def parse_profile(data: dict[str, Any], name: str, source: str) -> Profile:
+    """Validate a profile's parsed TOML; unknown keys are errors that list the valid ones."""
+    _check_keys(data.keys(), _SECTIONS.keys(), f"profile {source}")
+    for key, kind in _SECTIONS.items():
+        if key in data and not isinstance(data[key], kind):
+            raise UsageError(f"profile {source}: '{key}' must be a {'table' if kind is dict else 'string'}")
+    command = data.get("command", {})
+    _check_keys(command.keys(), _COMMAND_KEYS, f"profile {source} [command]")
+    flags = frozenset(command.get("flags", ["headless", "run_name"]))
+    _check_keys(flags, KNOWN_FLAGS, f"profile {source} [command].flags")
+    slurm = dict(data.get("slurm", {}))
+    _check_keys(slurm.keys(), SLURM_KEYS, f"profile {source} [slurm]")
+    launcher = command.get("launcher", ["{python}"])
+    if isinstance(launcher, str):
+        launcher = shlex.split(launcher)
+    return Profile(
+        name=name,
+        source=source,
+        description=data.get("description", ""),
+        launcher=tuple(str(part) for part in launcher),
+        script=str(command.get("script", "train.py")),
+        workdir=str(command.get("workdir", "{sweep_dir}")),
+        flags=flags,
+        extra_args=tuple(str(arg) for arg in command.get("extra_args", [])),
+        slurm=slurm,
+        vars={str(k): str(v) for k, v in data.get("vars", {}).items()},
+    )
+
+
+def _check_keys(keys: Any, valid: Any, where: str) -> None:
+    unknown = sorted(set(keys) - set(valid))
+    if unknown:
+        raise UsageError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(valid))}")

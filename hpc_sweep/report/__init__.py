@@ -1,0 +1,1 @@
+"""What people look at: result JSON files, terminal tables, figures."""

@@ -1,0 +1,115 @@
+"""Submitting a sweep: spec -> profile -> plan -> manifest -> executor, then collection for local and debug sweeps."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from hpc_sweep.errors import UsageError
+from hpc_sweep.layout import SweepLayout
+from hpc_sweep.manifest import load_sweep, refresh_manifest, write_new_manifest
+from hpc_sweep.plan import Plan, make_plan, requests_from_manifest
+from hpc_sweep.profiles import default_profile_name, load_profile
+from hpc_sweep.records import update_partial_results
+from hpc_sweep.spec import SweepSpec
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """How and where to run a sweep (everything that is not the training spec itself)."""
+
+    executor: str
+    sweep_dir: Path
+    profile: str | None = None
+    launcher: str | None = None
+    train_script: str | None = None
+    workdir: str | None = None
+    dry_run: bool = False
+    resume: bool = False
+    max_parallel: int | None = None
+
+
+def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = None) -> bool:
+    """Plan and launch a sweep; True when every run that ran completed (or when only planning was asked)."""
+    console = console or Console()
+    profile = load_profile(options.profile or default_profile_name(spec.task))
+    profile = profile.with_overrides(options.launcher, options.train_script, options.workdir)
+    option_record = {
+        "max_parallel": options.max_parallel,
+        "launcher_override": options.launcher,
+        "train_script_override": options.train_script,
+        "workdir_override": options.workdir,
+    }
+    plan = make_plan(spec, profile, options.sweep_dir, options.executor, option_record)
+    layout = SweepLayout(plan.sweep_dir)
+    if layout.manifest.exists() and not options.resume:
+        raise UsageError(
+            f"{layout.root} already holds a sweep ({layout.manifest.name}); "
+            "choose another --output_dir, or add --resume to run its unfinished runs"
+        )
+    if options.resume and not layout.manifest.exists():
+        raise UsageError(f"--resume: {layout.root} holds no sweep to resume; drop --resume to start a new sweep")
+    if options.dry_run:
+        _print_plan(plan, console)
+        return True
+    if options.resume:
+        return _resume(layout, options, console)
+    write_new_manifest(layout, plan.manifest)
+    console.print(f"sweep dir: {layout.root} ({len(plan.runs)} runs, executor {plan.executor}, profile {profile.name})")
+    return _launch(layout, plan.requests, options, console)
+
+
+def _resume(layout: SweepLayout, options: SubmitOptions, console: Console) -> bool:
+    """Run the runs of an existing sweep that have not completed, with the commands its manifest recorded."""
+    sweep = load_sweep(layout.root)
+    todo = {run["run_id"] for run in sweep.runs if run.get("state") != "completed"}
+    console.print(f"resuming {layout.root}: {len(todo)} of {len(sweep.runs)} runs left to run")
+    requests = requests_from_manifest(sweep.manifest, layout.root, todo)
+    return _launch(layout, requests, options, console)
+
+
+def _launch(layout: SweepLayout, requests: list, options: SubmitOptions, console: Console) -> bool:
+    if options.executor == "slurm":
+        raise UsageError("--executor slurm is not available in this version yet; use --executor local or debug")
+    sweep = load_sweep(layout.root)
+    runs = {run["run_id"]: run for run in sweep.runs}
+    if options.executor == "debug":
+        from hpc_sweep.launch.debug import run_debug
+
+        states = run_debug(layout, requests)
+    else:
+        from hpc_sweep.launch.gpus import default_max_parallel, detect_gpus
+        from hpc_sweep.launch.local import run_local
+        from hpc_sweep.report.live import LiveDisplay
+
+        gpus = detect_gpus()
+        max_parallel = options.max_parallel or default_max_parallel(gpus)
+        console.print(f"local executor: {max_parallel} at once, GPUs: {', '.join(gpus) if gpus else 'none (CPU)'}")
+        with LiveDisplay(layout, runs, console) as display:
+            try:
+                states = run_local(layout, requests, max_parallel, gpus, display.update, display.finished)
+            finally:
+                refresh_manifest(load_sweep(layout.root))
+    refresh_manifest(load_sweep(layout.root))
+    if requests:
+        update_partial_results(layout)
+    from hpc_sweep.report.write import collect_to
+
+    collect_to(layout.root, None, console=console)
+    return all(state == "completed" for state in states.values())
+
+
+def _print_plan(plan: Plan, console: Console) -> None:
+    """The dry-run report: the plan, then each run's exact command and working directory."""
+    console.print(
+        f"[bold]dry run[/bold]: {len(plan.runs)} runs of {plan.spec.task} ({len(plan.spec.seeds)} seeds"
+        f"{' x ' + ' x '.join(str(len(v)) + ' ' + k for k, v in plan.spec.grid) if plan.spec.grid else ''}), "
+        f"executor {plan.executor}, profile {plan.profile.name}, sweep dir {plan.sweep_dir}; nothing is created",
+        highlight=False,
+    )
+    for run, request in zip(plan.runs, plan.requests, strict=True):
+        console.print(f"[{run.run_id}] seed {run.seed} group {run.group}  (cwd {request.workdir})", highlight=False)
+        console.print(f"    {shlex.join(request.argv)}", highlight=False, soft_wrap=True)
