@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         core,
         "additional_args",
         nargs="*",
+        action="extend",
         default=[],
         help='arguments passed to train.py as written, e.g. --additional_args "--video" "--video_interval" "1000"; '
         "the list ends at the next hpc-sweep flag (anything after a bare -- is passed too)",
@@ -83,6 +84,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add(sweep, "dry_run", action="store_true", help="print the plan and every run's command; create nothing")
     _add(sweep, "max_parallel", type=_positive_int, help="local: runs at once (default: GPUs, or CPU cores / 2)")
     _add(sweep, "resume", action="store_true", help="reuse an existing sweep dir and run its unfinished runs")
+    slurm = submit.add_argument_group("slurm resources (override the profile's [slurm] table)")
+    for name, kind, text in (
+        ("partition", str, "partition"),
+        ("account", str, "account to charge"),
+        ("qos", str, "quality of service"),
+        ("time", str, "time limit per run: MM, HH:MM:SS or D-HH:MM:SS"),
+        ("gpus_per_node", int, "GPUs per job"),
+        ("cpus_per_task", int, "CPUs per job"),
+        ("mem_gb", float, "memory per job in GB"),
+        ("constraint", str, "node features (--constraint)"),
+        ("exclude", str, "nodes to avoid (--exclude)"),
+        ("array_parallelism", int, "array tasks running at once (%%N)"),
+    ):
+        _add(slurm, name, type=kind, help=text)
+    _add(slurm, "slurm_python", help="the Python that runs each job on the node (default: this one)")
+    _add(slurm, "setup", action="append", help="a shell line run before each job (repeatable)")
+    _add(slurm, "sbatch", action="append", default=[], metavar="KEY=VALUE", help="any other sbatch option")
+    _add(slurm, "wait", action="store_true", help="block with a progress display, then collect")
 
     status = verbs.add_parser("status", help="show where a sweep stands")
     status.add_argument("sweep_dir", type=Path)
@@ -90,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     collect = verbs.add_parser("collect", help="collect results: tables, training_results.json, figures")
     collect.add_argument("path", type=Path, help="a sweep dir, or any directory tree of training logs")
     _add(collect, "output_dir", type=Path, help="where to write results (default: PATH)")
+
+    cancel = verbs.add_parser("cancel", help="cancel a Slurm sweep's jobs (only those) and record it")
+    cancel.add_argument("sweep_dir", type=Path)
 
     verbs.add_parser("profiles", help="list the known profiles")
     return parser
@@ -141,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             return _status(args)
         if args.verb == "collect":
             return _collect(args)
+        if args.verb == "cancel":
+            return _cancel(args)
         return _profiles()
     except UsageError as error:
         print(f"hpc-sweep: error: {error}", file=sys.stderr)
@@ -183,8 +207,33 @@ def _submit(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         resume=args.resume,
         max_parallel=args.max_parallel,
+        resources=_resources(args),
+        slurm_python=args.slurm_python,
+        wait=args.wait,
     )
     return EXIT_OK if submit(spec, options) else EXIT_RUN_FAILED
+
+
+def _resources(args: argparse.Namespace) -> dict[str, Any]:
+    """Slurm resources given on the command line (None = keep the profile's)."""
+    names = ("partition", "account", "qos", "time", "gpus_per_node", "cpus_per_task", "mem_gb", "constraint")
+    resources: dict[str, Any] = {name: getattr(args, name) for name in (*names, "exclude", "array_parallelism")}
+    resources["setup"] = args.setup
+    extra: dict[str, str] = {}
+    for item in args.sbatch:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--sbatch {item!r} is malformed: write KEY=VALUE, e.g. --sbatch mail-type=END")
+        extra[key.strip().lstrip("-").replace("-", "_")] = value
+    resources["additional_parameters"] = extra or None
+    return resources
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from hpc_sweep.status import cancel_sweep
+
+    cancel_sweep(args.sweep_dir)
+    return EXIT_OK
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -49,7 +49,7 @@ _SECTIONS = {
     "vars": dict,
 }
 _COMMAND_KEYS = frozenset({"launcher", "script", "workdir", "flags", "extra_args"})
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_PLACEHOLDER = re.compile(r"(?<!\$)\{(\w+)\}")
 _DEMO_TASK_PREFIX = "Demo-"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hpc_sweep.collect.textlog import scan_log
-from hpc_sweep.manifest import load_sweep, refresh_manifest
+from hpc_sweep.launch.sacct import TERMINAL, cancel_jobs, job_states
+from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest
+from hpc_sweep.records import FINISHED_STATES, now_iso, read_record, write_record
 
 _STYLE = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan", "pending": "dim"}
 
@@ -29,10 +32,35 @@ def _elapsed(run: dict[str, Any]) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def merge_scheduler_states(sweep: Sweep) -> None:
+    """Overlay Slurm's view (one sacct call) on runs that have not recorded an end themselves.
+
+    A job killed by the scheduler (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, CANCELLED before it started) cannot write its
+    own record; its Slurm state becomes its state and reason here.
+    """
+    arrays = [job["array_id"] for job in sweep.manifest.get("jobs", [])]
+    if not arrays:
+        return
+    states = job_states(arrays)
+    for run in sweep.runs:
+        slurm_state = states.get(str(run.get("job_id")))
+        if slurm_state is None or run.get("state") in FINISHED_STATES:
+            continue
+        run["slurm_state"] = slurm_state
+        if slurm_state in TERMINAL:
+            run["state"] = TERMINAL[slurm_state]
+            run["reason"] = run.get("reason") or f"Slurm state {slurm_state}"
+        elif slurm_state == "PENDING":
+            run["state"] = "pending"
+        elif slurm_state in ("RUNNING", "COMPLETING", "CONFIGURING"):
+            run["state"] = "running"
+
+
 def show_status(sweep_dir: Path, console: Console | None = None) -> bool:
     """Print the sweep's table and counts; True when every run completed."""
     console = console or Console()
     sweep = load_sweep(Path(sweep_dir))
+    merge_scheduler_states(sweep)
     table = Table(title=f"{sweep.layout.root} ({sweep.manifest.get('executor')})")
     for column in ("run", "seed", "group", "state", "attempt", "iteration", "mean reward", "elapsed", "reason"):
         table.add_column(column, overflow="fold")
@@ -60,3 +88,51 @@ def show_status(sweep_dir: Path, console: Console | None = None) -> bool:
     console.print(", ".join(f"{count} {state}" for state, count in sorted(counts.items())), highlight=False)
     refresh_manifest(sweep)
     return counts.get("completed", 0) == len(sweep.runs)
+
+
+def wait_for_sweep(sweep_dir: Path, console: Console, poll_s: float = 10.0) -> bool:
+    """Block until every run has ended (one sacct call per poll), with a progress bar; True if all completed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("runs finished", total=None)
+        while True:
+            sweep = load_sweep(Path(sweep_dir))
+            merge_scheduler_states(sweep)
+            states = Counter(run.get("state") for run in sweep.runs)
+            done = sum(count for state, count in states.items() if state in FINISHED_STATES)
+            progress.update(task, total=len(sweep.runs), completed=done)
+            progress.update(task, description=", ".join(f"{n} {s}" for s, n in sorted(states.items(), key=str)))
+            if done == len(sweep.runs):
+                refresh_manifest(sweep)
+                return states.get("completed", 0) == len(sweep.runs)
+            time.sleep(poll_s)
+
+
+def cancel_sweep(sweep_dir: Path, console: Console | None = None, grace_s: float = 30.0) -> None:
+    """Cancel this sweep's Slurm arrays (only those) and record every unfinished run as cancelled."""
+    console = console or Console()
+    sweep = load_sweep(Path(sweep_dir))
+    arrays = [job["array_id"] for job in sweep.manifest.get("jobs", [])]
+    if not arrays:
+        console.print(f"{sweep_dir}: no Slurm jobs recorded; nothing to cancel")
+        return
+    cancel_jobs(arrays)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:  # running jobs record their own cancellation on SIGTERM
+        states = job_states(arrays)
+        if all(state in TERMINAL for state in states.values()):
+            break
+        time.sleep(1.0)
+    cancelled = 0
+    for run in sweep.runs:
+        record = read_record(sweep.layout, run["run_id"]) or {"run_id": run["run_id"], "attempt": 0}
+        if record.get("state") in FINISHED_STATES:
+            continue
+        record.update(state="cancelled", reason="cancelled by hpc-sweep cancel", end_time=now_iso())
+        write_record(sweep.layout, record)
+        cancelled += 1
+    sweep = load_sweep(Path(sweep_dir))
+    refresh_manifest(sweep, cancelled_at=now_iso())
+    console.print(f"cancelled Slurm array job(s) {', '.join(arrays)}; {cancelled} unfinished run(s) recorded")

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from hpc_sweep.errors import UsageError
 from hpc_sweep.layout import SweepLayout
-from hpc_sweep.manifest import load_sweep, refresh_manifest, write_new_manifest
+from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest, write_new_manifest
 from hpc_sweep.plan import Plan, make_plan, requests_from_manifest
 from hpc_sweep.profiles import default_profile_name, load_profile
-from hpc_sweep.records import update_partial_results
+from hpc_sweep.records import now_iso, update_partial_results
 from hpc_sweep.spec import SweepSpec
 
 
@@ -30,6 +32,9 @@ class SubmitOptions:
     dry_run: bool = False
     resume: bool = False
     max_parallel: int | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
+    slurm_python: str | None = None
+    wait: bool = False
 
 
 def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = None) -> bool:
@@ -43,7 +48,21 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
         "train_script_override": options.train_script,
         "workdir_override": options.workdir,
     }
-    plan = make_plan(spec, profile, options.sweep_dir, options.executor, option_record)
+    resources = {**profile.slurm, **{k: v for k, v in options.resources.items() if v is not None}}
+    python = options.slurm_python or resources.get("python") or sys.executable
+    if options.executor == "slurm":
+        from hpc_sweep.launch.slurm import slurm_parameters
+
+        option_record["slurm_parameters"] = slurm_parameters(resources)
+        option_record["slurm_python"] = python
+    plan = make_plan(
+        spec,
+        profile,
+        options.sweep_dir,
+        options.executor,
+        option_record,
+        python if options.executor == "slurm" else None,
+    )
     layout = SweepLayout(plan.sweep_dir)
     if layout.manifest.exists() and not options.resume:
         raise UsageError(
@@ -54,6 +73,13 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
         raise UsageError(f"--resume: {layout.root} holds no sweep to resume; drop --resume to start a new sweep")
     if options.dry_run:
         _print_plan(plan, console)
+        if options.executor == "slurm":
+            from hpc_sweep.launch.slurm import sbatch_script
+
+            folder = str(layout.submitit_dir / "%j")
+            console.print("[bold]sbatch script[/bold] (one array per sweep):", highlight=False)
+            script = sbatch_script(folder, option_record["slurm_parameters"], python, len(plan.runs))
+            console.print(script, highlight=False, markup=False, soft_wrap=True)
         return True
     if options.resume:
         return _resume(layout, options, console)
@@ -72,9 +98,9 @@ def _resume(layout: SweepLayout, options: SubmitOptions, console: Console) -> bo
 
 
 def _launch(layout: SweepLayout, requests: list, options: SubmitOptions, console: Console) -> bool:
-    if options.executor == "slurm":
-        raise UsageError("--executor slurm is not available in this version yet; use --executor local or debug")
     sweep = load_sweep(layout.root)
+    if options.executor == "slurm":
+        return _launch_slurm(sweep, requests, options, console)
     runs = {run["run_id"]: run for run in sweep.runs}
     if options.executor == "debug":
         from hpc_sweep.launch.debug import run_debug
@@ -100,6 +126,34 @@ def _launch(layout: SweepLayout, requests: list, options: SubmitOptions, console
 
     collect_to(layout.root, None, console=console)
     return all(state == "completed" for state in states.values())
+
+
+def _launch_slurm(sweep: Sweep, requests: list, options: SubmitOptions, console: Console) -> bool:
+    """Queue the runs as job arrays, record the job ids, and return at once (or wait with ``--wait``)."""
+    from hpc_sweep.launch.slurm import submit_arrays
+
+    opts = sweep.manifest["options"]
+    job_ids = submit_arrays(
+        requests, str(sweep.layout.submitit_dir / "%j"), opts["slurm_parameters"], opts["slurm_python"]
+    )
+    by_run = dict(zip((r.run_id for r in requests), job_ids, strict=True))
+    for run in sweep.runs:
+        if run["run_id"] in by_run:
+            run["job_id"] = by_run[run["run_id"]]
+            run["state"] = "queued"
+    arrays = sorted({job_id.split("_")[0] for job_id in job_ids})
+    jobs = [*sweep.manifest.get("jobs", []), *({"array_id": a, "submitted": now_iso()} for a in arrays)]
+    refresh_manifest(sweep, jobs=jobs)
+    console.print(f"queued {len(job_ids)} runs as Slurm array job(s) {', '.join(arrays)}", highlight=False)
+    console.print(f"next: hpc-sweep status {sweep.layout.root}   then: hpc-sweep collect {sweep.layout.root}")
+    if not options.wait:
+        return True
+    from hpc_sweep.report.write import collect_to
+    from hpc_sweep.status import wait_for_sweep
+
+    finished_well = wait_for_sweep(sweep.layout.root, console)
+    collect_to(sweep.layout.root, None, console=console)
+    return finished_well
 
 
 def _print_plan(plan: Plan, console: Console) -> None:

@@ -1,0 +1,122 @@
+"""The local executor with real processes: concurrency limit, GPU slots, failures recorded, the sweep going on.
+
+These use a tiny stand-in training script (see conftest.FAKE_TRAIN) so that timing is controlled; the real demo
+task runs end to end in test_demo_sweep.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def _ran(sweep: Path) -> dict[int, dict]:
+    """seed -> what the fake trainer recorded about its own run."""
+    out = {}
+    for path in sweep.glob("logs/rsl_rl/fake/*/ran.json"):
+        data = json.loads(path.read_text())
+        out[int(data["argv"][data["argv"].index("--seed") + 1])] = data
+    return out
+
+
+def _max_overlap(intervals: list[tuple[float, float]]) -> int:
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    best = current = 0
+    for _, delta in events:
+        current += delta
+        best = max(best, current)
+    return best
+
+
+def test_at_most_max_parallel_runs_at_once_and_each_gpu_slot_is_used_once(fake_profile: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "submit", "--profile", str(fake_profile), "--executor", "local", "--seeds", *map(str, range(1, 7)),
+        "--max_iterations", "6", "--output_dir", str(sweep),
+        env={"CUDA_VISIBLE_DEVICES": "0,1", "FAKE_SLEEP": "0.3"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    ran = _ran(sweep)
+    assert sorted(ran) == [1, 2, 3, 4, 5, 6]
+    assert _max_overlap([(r["start"], r["end"]) for r in ran.values()]) == 2
+    for gpu in ("0", "1"):
+        mine = [(r["start"], r["end"]) for r in ran.values() if r["gpu"] == gpu]
+        assert mine, f"GPU {gpu} got no run"
+        assert _max_overlap(mine) == 1, f"two runs shared GPU {gpu} at once"
+    manifest = json.loads((sweep / "sweep.json").read_text())
+    assert [run["state"] for run in manifest["runs"]] == ["completed"] * 6
+    assert {run["gpu"] for run in manifest["runs"]} == {"0", "1"}
+
+
+def test_max_parallel_flag_limits_concurrency_without_gpus(fake_profile: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "submit", "--profile", str(fake_profile), "--executor", "local", "--seeds", "1", "2", "3", "4",
+        "--max_iterations", "5", "--max_parallel", "3", "--output_dir", str(sweep),
+        env={"CUDA_VISIBLE_DEVICES": "", "FAKE_SLEEP": "0.3"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    ran = _ran(sweep)
+    assert _max_overlap([(r["start"], r["end"]) for r in ran.values()]) == 3
+    assert {r["gpu"] for r in ran.values()} == {""} or {r["gpu"] for r in ran.values()} == {None}
+
+
+def test_a_killed_run_is_recorded_failed_and_the_sweep_goes_on(fake_profile: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "submit", "--profile", str(fake_profile), "--executor", "local", "--seeds", "1", "2", "3", "4",
+        "--max_iterations", "5", "--max_parallel", "2", "--output_dir", str(sweep),
+        env={"FAKE_BEHAVIOUR_SEED_2": "sigkill", "FAKE_BEHAVIOUR_SEED_3": "exception_exit0"},
+    )  # fmt: skip
+    assert result.returncode == 1  # some runs failed
+    runs = {run["seed"]: run for run in json.loads((sweep / "sweep.json").read_text())["runs"]}
+    assert runs[1]["state"] == runs[4]["state"] == "completed"
+    assert runs[2]["state"] == "failed" and "SIGKILL" in runs[2]["reason"]
+    assert runs[3]["state"] == "failed" and runs[3]["exit_code"] == 0
+    assert "RuntimeError: simulated crash" in runs[3]["reason"]
+    partial = json.loads((sweep / "partial_results.json").read_text())
+    assert {r["seed"]: r["status"] for r in partial["results"]} == {
+        1: "completed",
+        2: "failed",
+        3: "failed",
+        4: "completed",
+    }
+    results = json.loads((sweep / "training_results.json").read_text())
+    by_seed = {r["seed"]: r for r in results["experiments"]}
+    assert by_seed[2]["status"] == "failed" and "SIGKILL" in by_seed[2]["error"]
+    assert by_seed[1]["reward_progression"] == [1.0, 1.5, 2.0, 2.5, 3.0]
+    log = (sweep / "runs" / runs[2]["run_id"] / "train.log").read_text()
+    assert "Learning iteration 2/5" in log  # the output streamed into the log before the kill
+
+
+def test_resume_runs_only_the_unfinished_runs(fake_profile: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    base = ["submit", "--profile", str(fake_profile), "--executor", "local", "--seeds", "1", "2"]
+    base += ["--max_iterations", "3", "--output_dir", str(sweep)]
+    first = run_cli(*base, env={"FAKE_BEHAVIOUR_SEED_2": "fail"})
+    assert first.returncode == 1
+    completed_log = next(sweep.glob("logs/rsl_rl/fake/*seed1/ran.json")).read_bytes()
+    second = run_cli(*base, "--resume")
+    assert second.returncode == 0, second.stderr
+    runs = {run["seed"]: run for run in json.loads((sweep / "sweep.json").read_text())["runs"]}
+    assert runs[2]["state"] == "completed" and runs[2]["attempt"] == 2
+    assert runs[1]["attempt"] == 1
+    assert next(sweep.glob("logs/rsl_rl/fake/*seed1/ran.json")).read_bytes() == completed_log
+
+
+def test_debug_executor_streams_output_in_the_foreground(fake_profile: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "submit", "--profile", str(fake_profile), "--executor", "debug", "--seeds", "1", "2",
+        "--max_iterations", "3", "--output_dir", str(sweep),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Learning iteration 2/3") == 2
+    ran = _ran(sweep)
+    assert ran[1]["end"] <= ran[2]["start"]  # one after another

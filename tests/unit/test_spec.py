@@ -1,0 +1,61 @@
+"""Grid expansion and run naming: what a user expects the plan of a sweep to be."""
+
+from __future__ import annotations
+
+import pytest
+
+from hpc_sweep.errors import UsageError
+from hpc_sweep.spec import SweepSpec, expand_runs, parse_grid
+
+
+def spec(**kwargs) -> SweepSpec:
+    return SweepSpec(**{"common_folder": "study", "seeds": (1, 2), **kwargs})
+
+
+def test_seeds_only_give_one_run_per_seed_in_order() -> None:
+    runs = expand_runs(spec(seeds=(42, 123, 456)))
+    assert [r.seed for r in runs] == [42, 123, 456]
+    assert [r.run_id for r in runs] == ["0000", "0001", "0002"]
+    assert runs[0].run_name == "study_seed42"
+    assert {r.group for r in runs} == {"study"}
+
+
+def test_grid_is_cartesian_product_times_seeds() -> None:
+    grid = parse_grid(["num_envs=2048,4096", "agent.algorithm.learning_rate=0.001,0.0003"])
+    runs = expand_runs(spec(grid=grid))
+    assert len(runs) == 2 * 2 * 2
+    points = {(r.num_envs, r.overrides, r.seed) for r in runs}
+    assert (2048, ("agent.algorithm.learning_rate=0.001",), 1) in points
+    assert (4096, ("agent.algorithm.learning_rate=0.0003",), 2) in points
+    assert len({r.group for r in runs}) == 4
+    assert len({r.run_name for r in runs}) == 8
+
+
+def test_grid_keys_naming_our_flags_set_the_flags_not_overrides() -> None:
+    runs = expand_runs(spec(grid=parse_grid(["world=false,true", "max_iterations=10,20"])))
+    assert {(r.world, r.max_iterations) for r in runs} == {(False, 10), (True, 10), (False, 20), (True, 20)}
+    assert all(r.overrides == () for r in runs)
+
+
+@pytest.mark.parametrize(
+    "items",
+    [["num_envs"], ["=1,2"], ["num_envs=1,,2"], ["num_envs=a,b"], ["num_envs=0"], ["x=1", "x=2"], ["seed=1,2"]],
+)
+def test_malformed_grid_is_a_usage_error(items: list[str]) -> None:
+    with pytest.raises(UsageError):
+        expand_runs(spec(grid=parse_grid(items)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"seeds": (1, 1)}, "repeats"),
+        ({"max_iterations": 0}, "--max_iterations"),
+        ({"num_envs": -5}, "--num_envs"),
+        ({"task": " "}, "--task"),
+        ({"common_folder": "a/b"}, "--common_folder"),
+    ],
+)
+def test_bad_spec_names_the_flag(kwargs: dict, fragment: str) -> None:
+    with pytest.raises(UsageError, match=fragment):
+        spec(**kwargs).validate()
