@@ -1,6 +1,6 @@
 """What runs inside one job: the training subprocess, its live log, and the run's record.
 
-Every executor (slurm, local, debug) runs :func:`run_training` through submitit, so a cluster node runs exactly what
+Every executor (slurm, local, debug) runs :class:`TrainingJob` through submitit, so a cluster node runs exactly what
 the local tests run. This module imports only the standard library and our light helpers: its start-up cost is paid
 once per job, times thousands.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from hpc_sweep.layout import SweepLayout
 from hpc_sweep.records import now_iso, read_record, update_partial_results, write_record
 
 _KILL_GRACE_S = 15.0
+_MODEL = re.compile(r"model_(\d+)\.pt")
 
 
 @dataclass(frozen=True)
@@ -36,142 +38,185 @@ class JobRequest:
     run_name: str
     seed: int
     common_folder: str
+    max_iterations: int = 0
+    resume_style: str = "isaaclab"
     gpu: str | None = None
     echo: bool = False
 
 
-def run_training(request: JobRequest) -> dict[str, Any]:
-    """Run one training to its end and return the run's final record (also written to ``record.json``).
-
-    A failure of the training never raises here: it is recorded with its reason, so the sweep goes on.
-    """
-    layout = SweepLayout(Path(request.sweep_dir))
-    previous = read_record(layout, request.run_id) or {}
-    attempt = int(previous.get("attempt", 0)) + 1
-    record: dict[str, Any] = {
-        **previous,
-        "run_id": request.run_id,
-        "state": "running",
-        "attempt": attempt,
-        "host": socket.gethostname(),
-        "job_id": _job_id(),
-        "pid": os.getpid(),
-        "start_time": now_iso(),
-        "end_time": None,
-        "exit_code": None,
-        "reason": None,
-        "gpu": request.gpu,
-    }
-    write_record(layout, record)
-    started = time.time()
-    log_path = layout.train_log(request.run_id)
-    outcome = _run_subprocess(request, log_path, attempt)
-    duration = time.time() - started
-    scan: LogScan = outcome.scan
-    log_dir = _find_log_dir(request, scan, started)
-    state, reason = _classify(outcome, scan, log_dir)
-    attempts = [*previous.get("attempts", [])]
-    attempts.append(
-        {
-            "attempt": attempt,
-            "job_id": record["job_id"],
-            "host": record["host"],
-            "start_time": record["start_time"],
-            "end_time": now_iso(),
-            "exit_code": outcome.returncode,
-            "state": state,
-            "reason": reason,
-            "log_dir": log_dir,
-        }
-    )
-    log_dirs = [*previous.get("log_dirs", [])]
-    if log_dir and log_dir not in log_dirs:
-        log_dirs.append(log_dir)
-    record.update(
-        state=state,
-        reason=reason,
-        exit_code=outcome.returncode,
-        end_time=attempts[-1]["end_time"],
-        duration_minutes=round(duration / 60.0, 4),
-        log_dir=log_dir,
-        log_dirs=log_dirs,
-        attempts=attempts,
-        iterations_done=None if scan.iteration is None else scan.iteration + 1,
-        total_iterations=scan.total_iterations,
-        final_reward_mean=scan.last_mean_reward,
-        first_reward_mean=scan.first_mean_reward,
-        last_lines=scan.tail,
-    )
-    write_record(layout, record)
-    with contextlib.suppress(OSError, TimeoutError, ValueError):
-        update_partial_results(layout)
-    return record
-
-
 @dataclass
 class _Outcome:
+    """How one attempt of the training process ended."""
+
     returncode: int | None
     scan: LogScan
     stopped_by: str | None
     start_error: str | None
 
 
-def _run_subprocess(request: JobRequest, log_path: Path, attempt: int) -> _Outcome:
-    """Start the training in its own process group, stream its output live into the log, forward stop signals."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.setdefault("GIT_PYTHON_REFRESH", "quiet")
-    if request.gpu is not None:
-        env["CUDA_VISIBLE_DEVICES"] = request.gpu
-    scan = LogScan()
-    stopped_by: list[str] = []
-    with open(log_path, "ab", buffering=0) as log:
-        header = f"=== hpc_sweep run {request.run_id} attempt {attempt} on {socket.gethostname()} at {now_iso()}\n"
-        header += f"=== cwd: {request.workdir}\n=== argv: {list(request.argv)}\n"
-        log.write(header.encode())
-        try:
-            Path(request.workdir).mkdir(parents=True, exist_ok=True)
-            process = subprocess.Popen(
-                list(request.argv),
-                cwd=request.workdir,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        except OSError as error:
-            message = f"could not start the training command: {error}"
-            log.write(f"=== {message}\n".encode())
-            return _Outcome(returncode=None, scan=scan, stopped_by=None, start_error=message)
+class TrainingJob:
+    """The job function every executor runs (through submitit): one training, to its end, then its record.
 
-        def forward(signum: int, _frame: Any) -> None:
-            stopped_by.append(signal.Signals(signum).name)
-            _stop_group(process, signal.SIGTERM if signum != signal.SIGINT else signal.SIGINT)
+    It is checkpointable in submitit's sense: on the time-limit/preemption signal submitit calls :meth:`checkpoint`,
+    which stops the training (its checkpoints ``model_<it>.pt`` are on disk) and records the attempt, and submitit
+    requeues the job. Every attempt, requeued or resubmitted, resumes from the latest checkpoint of the run's earlier
+    attempts with the profile's resume flags, for the remaining iterations only.
+    """
 
-        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-        previous = {}
-        for signum in handled:
-            with contextlib.suppress(ValueError):  # not the main thread: cannot install handlers
-                previous[signum] = signal.signal(signum, forward)
-        try:
-            assert process.stdout is not None
-            for raw in process.stdout:
-                log.write(raw)
-                line = raw.decode("utf-8", errors="replace")
-                scan.feed(line)
-                if request.echo:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-            returncode = _wait_or_kill(process)
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-        log.write(f"=== exit code {returncode} at {now_iso()}\n".encode())
-    stopped = stopped_by[0] if stopped_by else None
-    return _Outcome(returncode=returncode, scan=scan, stopped_by=stopped, start_error=None)
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._record: dict[str, Any] | None = None
+        self._request: JobRequest | None = None
+        self._scan = LogScan()
+
+    def __call__(self, request: JobRequest) -> dict[str, Any]:
+        """Run one attempt and return the run's final record (also written to ``record.json``).
+
+        A failure of the training never raises here: it is recorded with its reason, so the sweep goes on.
+        """
+        layout = SweepLayout(Path(request.sweep_dir))
+        previous = read_record(layout, request.run_id) or {}
+        checkpoint = latest_checkpoint(previous.get("log_dirs", [])) if previous.get("state") != "completed" else None
+        argv = resume_argv(request, checkpoint) if checkpoint else list(request.argv)
+        record: dict[str, Any] = {
+            **previous,
+            "run_id": request.run_id,
+            "state": "running",
+            "attempt": int(previous.get("attempt", 0)) + 1,
+            "host": socket.gethostname(),
+            "job_id": _job_id(),
+            "pid": os.getpid(),
+            "start_time": now_iso(),
+            "end_time": None,
+            "exit_code": None,
+            "reason": None,
+            "gpu": request.gpu,
+            "checkpoint": str(checkpoint[0]) if checkpoint else None,
+            "argv": argv,
+        }
+        self._record, self._request = record, request
+        write_record(layout, record)
+        started = time.time()
+        outcome = self._run_subprocess(request, argv, layout.train_log(request.run_id), record["attempt"])
+        state, reason = _classify(outcome, outcome.scan, _find_log_dir(request, outcome.scan, started))
+        return self._finish(layout, outcome, state, reason, started)
+
+    def checkpoint(self, request: JobRequest) -> Any:
+        """submitit's hook on the time-limit (or preemption) signal: stop the training, record, requeue as is."""
+        import submitit
+
+        if self._process is not None:
+            _stop_group(self._process, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=_KILL_GRACE_S)
+            _stop_group(self._process, signal.SIGKILL)
+        if self._record is not None:
+            layout = SweepLayout(Path(request.sweep_dir))
+            outcome = _Outcome(self._process.poll() if self._process else None, self._scan, "SIGUSR2", None)
+            started = time.time() - 1
+            reason = "time limit or preemption signal: requeued, will resume from the latest checkpoint"
+            self._finish(layout, outcome, "requeued", reason, started)
+        return submitit.helpers.DelayedSubmission(TrainingJob(), request)
+
+    def _finish(
+        self, layout: SweepLayout, outcome: _Outcome, state: str, reason: str | None, started: float
+    ) -> dict[str, Any]:
+        """Write the attempt's end into the record, then regenerate partial_results.json."""
+        assert self._record is not None and self._request is not None
+        record, scan = self._record, outcome.scan
+        log_dir = _find_log_dir(self._request, scan, started)
+        log_dirs = [*record.get("log_dirs", [])]
+        if log_dir and log_dir not in log_dirs:
+            log_dirs.append(log_dir)
+        end = now_iso()
+        attempt = {
+            "attempt": record["attempt"],
+            "job_id": record["job_id"],
+            "host": record["host"],
+            "start_time": record["start_time"],
+            "end_time": end,
+            "exit_code": outcome.returncode,
+            "state": state,
+            "reason": reason,
+            "log_dir": log_dir,
+            "checkpoint": record.get("checkpoint"),
+        }
+        record.update(
+            state=state,
+            reason=reason,
+            exit_code=outcome.returncode,
+            end_time=end,
+            duration_minutes=round((time.time() - started) / 60.0, 4),
+            log_dir=log_dir or record.get("log_dir"),
+            log_dirs=log_dirs,
+            attempts=[*record.get("attempts", []), attempt],
+            iterations_done=None if scan.iteration is None else scan.iteration + 1,
+            total_iterations=self._request.max_iterations or scan.total_iterations,
+            final_reward_mean=scan.last_mean_reward,
+            first_reward_mean=record.get("first_reward_mean") or scan.first_mean_reward,
+            last_lines=scan.tail,
+        )
+        write_record(layout, record)
+        with contextlib.suppress(OSError, TimeoutError, ValueError):
+            update_partial_results(layout)
+        return record
+
+    def _run_subprocess(self, request: JobRequest, argv: list[str], log_path: Path, attempt: int) -> _Outcome:
+        """Start the training in its own process group, stream its output live into the log, forward stop signals."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault("GIT_PYTHON_REFRESH", "quiet")
+        if request.gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = request.gpu
+        scan = self._scan = LogScan()
+        stopped_by: list[str] = []
+        with open(log_path, "ab", buffering=0) as log:
+            header = f"=== hpc_sweep run {request.run_id} attempt {attempt} on {socket.gethostname()} at {now_iso()}\n"
+            header += f"=== cwd: {request.workdir}\n=== argv: {argv}\n"
+            log.write(header.encode())
+            try:
+                Path(request.workdir).mkdir(parents=True, exist_ok=True)
+                process = self._process = subprocess.Popen(
+                    argv,
+                    cwd=request.workdir,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                )
+            except OSError as error:
+                message = f"could not start the training command: {error}"
+                log.write(f"=== {message}\n".encode())
+                return _Outcome(returncode=None, scan=scan, stopped_by=None, start_error=message)
+
+            def forward(signum: int, _frame: Any) -> None:
+                stopped_by.append(signal.Signals(signum).name)
+                _stop_group(process, signal.SIGTERM if signum != signal.SIGINT else signal.SIGINT)
+
+            handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+            previous = {}
+            for signum in handled:
+                with contextlib.suppress(ValueError):  # not the main thread: cannot install handlers
+                    previous[signum] = signal.signal(signum, forward)
+            try:
+                assert process.stdout is not None
+                for raw in process.stdout:
+                    log.write(raw)
+                    line = raw.decode("utf-8", errors="replace")
+                    scan.feed(line)
+                    if request.echo:
+                        sys.stdout.write(line)
+                        sys.stdout.flush()
+                returncode = _wait_or_kill(process)
+            finally:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+            log.write(f"=== exit code {returncode} at {now_iso()}\n".encode())
+        stopped = stopped_by[0] if stopped_by else None
+        return _Outcome(returncode=returncode, scan=scan, stopped_by=stopped, start_error=None)
 
 
 def _die_with_parent() -> None:
@@ -202,8 +247,10 @@ def _classify(outcome: _Outcome, scan: LogScan, log_dir: str | None) -> tuple[st
     if outcome.start_error:
         return "failed", outcome.start_error
     code = outcome.returncode
+    if outcome.stopped_by == "SIGINT":
+        return "cancelled", f"stopped by SIGINT (Ctrl-C), exit code {code}"
     if outcome.stopped_by:
-        return "cancelled", f"stopped by {outcome.stopped_by} (exit code {code})"
+        return "interrupted", f"stopped by {outcome.stopped_by} (cancelled, preempted or requeued), exit code {code}"
     log_reason = scan.failure_reason()
     if code is not None and code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
@@ -235,6 +282,39 @@ def _find_log_dir(request: JobRequest, scan: LogScan, started: float) -> str | N
     if not candidates:
         return None
     return str(max(candidates, key=lambda p: p.stat().st_mtime).resolve())
+
+
+def latest_checkpoint(log_dirs: list[str]) -> tuple[Path, int] | None:
+    """The newest ``model_<it>.pt`` over a run's earlier attempts (highest iteration; later attempt on ties)."""
+    best: tuple[Path, int] | None = None
+    for log_dir in log_dirs:
+        for path in Path(log_dir).glob("model_*.pt"):
+            match = _MODEL.fullmatch(path.name)
+            if match and (best is None or int(match.group(1)) >= best[1]):
+                best = (path, int(match.group(1)))
+    return best
+
+
+def resume_argv(request: JobRequest, checkpoint: tuple[Path, int]) -> list[str]:
+    """The training argv that resumes from ``checkpoint`` for the remaining iterations, in the profile's style.
+
+    RSL-RL's runner continues from the checkpoint's iteration ``k`` (redoing ``k``), so ``max_iterations - k``
+    more iterations end exactly at the planned last iteration. Styles: ``isaaclab`` (``--resume --load_run <dir>
+    --checkpoint <file>``), ``checkpoint_path`` (newer Isaac Lab: ``--checkpoint <path>``), ``resume_path``
+    (BALLU: ``--resume_path <path>``); ``none`` starts over.
+    """
+    path, iteration = checkpoint
+    argv = list(request.argv)
+    if request.resume_style == "none":
+        return argv
+    remaining = max(1, request.max_iterations - iteration) if request.max_iterations else None
+    if remaining is not None and "--max_iterations" in argv:
+        argv[argv.index("--max_iterations") + 1] = str(remaining)
+    if request.resume_style == "checkpoint_path":
+        return [*argv, "--resume", "--checkpoint", str(path)]
+    if request.resume_style == "resume_path":
+        return [*argv, "--resume_path", str(path)]
+    return [*argv, "--resume", "--load_run", path.parent.name, "--checkpoint", path.name]
 
 
 def _job_id() -> str | None:

@@ -58,6 +58,8 @@ def make_plan(
                 run_name=run.run_name,
                 seed=run.seed,
                 common_folder=run.common_folder,
+                max_iterations=run.max_iterations,
+                resume_style=profile.resume,
             )
         )
         entries.append({**run.to_dict(), "command": list(command.argv), "workdir": command.workdir})
@@ -76,6 +78,8 @@ def requests_from_manifest(manifest: dict[str, Any], sweep_dir: Path, run_ids: s
             run_name=run["run_name"],
             seed=run["seed"],
             common_folder=run["common_folder"],
+            max_iterations=run["max_iterations"],
+            resume_style=manifest["profile"].get("resume", "isaaclab"),
         )
         for run in manifest["runs"]
         if run["run_id"] in run_ids

@@ -48,7 +48,9 @@ _SECTIONS = {
     "slurm": dict,
     "vars": dict,
 }
-_COMMAND_KEYS = frozenset({"launcher", "script", "workdir", "flags", "extra_args"})
+_COMMAND_KEYS = frozenset({"launcher", "script", "workdir", "flags", "extra_args", "resume"})
+#: How a training script resumes from a checkpoint (see hpc_sweep.job.resume_argv).
+RESUME_STYLES = frozenset({"isaaclab", "checkpoint_path", "resume_path", "none"})
 _PLACEHOLDER = re.compile(r"(?<!\$)\{(\w+)\}")
 _DEMO_TASK_PREFIX = "Demo-"
 
@@ -65,6 +67,7 @@ class Profile:
     workdir: str = "{sweep_dir}"
     flags: frozenset[str] = frozenset({"headless", "run_name"})
     extra_args: tuple[str, ...] = ()
+    resume: str = "isaaclab"
     slurm: dict[str, Any] = field(default_factory=dict)
     vars: dict[str, str] = field(default_factory=dict)
 
@@ -113,6 +116,7 @@ class Profile:
             "workdir": self.workdir,
             "flags": sorted(self.flags),
             "extra_args": list(self.extra_args),
+            "resume": self.resume,
             "slurm": self.slurm,
             "vars": self.vars,
         }
@@ -180,6 +184,9 @@ def parse_profile(data: dict[str, Any], name: str, source: str) -> Profile:
     _check_keys(flags, KNOWN_FLAGS, f"profile {source} [command].flags")
     slurm = dict(data.get("slurm", {}))
     _check_keys(slurm.keys(), SLURM_KEYS, f"profile {source} [slurm]")
+    resume = command.get("resume", "isaaclab")
+    if resume not in RESUME_STYLES:
+        raise UsageError(f"profile {source} [command].resume: {resume!r}; valid: {', '.join(sorted(RESUME_STYLES))}")
     launcher = command.get("launcher", ["{python}"])
     if isinstance(launcher, str):
         launcher = shlex.split(launcher)
@@ -192,6 +199,7 @@ def parse_profile(data: dict[str, Any], name: str, source: str) -> Profile:
         workdir=str(command.get("workdir", "{sweep_dir}")),
         flags=flags,
         extra_args=tuple(str(arg) for arg in command.get("extra_args", [])),
+        resume=resume,
         slurm=slurm,
         vars={str(k): str(v) for k, v in data.get("vars", {}).items()},
     )

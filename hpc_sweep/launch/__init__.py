@@ -1,6 +1,6 @@
 """Where runs go: ``slurm`` (submitit job arrays), ``local`` (GPU-aware pool on this machine), ``debug`` (foreground).
 
-Every backend runs :func:`hpc_sweep.job.run_training` through submitit, so the code on a cluster node is the code the
+Every backend runs :class:`hpc_sweep.job.TrainingJob` through submitit, so the code on a cluster node is the code the
 local tests exercise.
 """
 

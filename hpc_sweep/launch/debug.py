@@ -8,7 +8,7 @@ from typing import Any
 
 import submitit
 
-from hpc_sweep.job import JobRequest, run_training
+from hpc_sweep.job import JobRequest, TrainingJob
 from hpc_sweep.layout import SweepLayout
 
 
@@ -21,7 +21,7 @@ def run_debug(
     executor = submitit.DebugExecutor(folder=layout.submitit_dir / "debug")
     states: dict[str, str] = {}
     for request in requests:
-        job = executor.submit(run_training, replace(request, echo=True))
+        job = executor.submit(TrainingJob(), replace(request, echo=True))
         record = job.result()
         states[request.run_id] = record["state"]
         if on_finish:

@@ -13,7 +13,7 @@ from typing import Any
 
 import submitit
 
-from hpc_sweep.job import JobRequest, run_training
+from hpc_sweep.job import JobRequest, TrainingJob
 from hpc_sweep.launch.gpus import pick_gpu
 from hpc_sweep.layout import SweepLayout
 from hpc_sweep.records import FINISHED_STATES, now_iso, read_record, update_partial_results, write_record
@@ -56,7 +56,7 @@ def run_local(
                 request = pending.pop(0)
                 gpu = pick_gpu(gpus, [r.gpu for _, r in running.values()])
                 request = replace(request, gpu=gpu)
-                running[request.run_id] = (executor.submit(run_training, request), request)
+                running[request.run_id] = (executor.submit(TrainingJob(), request), request)
                 progress.running[request.run_id] = gpu
             for run_id, (job, _request) in list(running.items()):
                 if job.done():
@@ -78,6 +78,10 @@ def run_local(
 def _final_record(layout: SweepLayout, run_id: str, job: submitit.Job[Any]) -> dict[str, Any]:
     """The run's record once its job ended; a job that died without recording (killed wrapper) is recorded here."""
     record = read_record(layout, run_id) or {"run_id": run_id, "attempt": 1}
+    if record.get("state") == "interrupted":  # no scheduler requeues local runs: a stop signal ends them
+        record["state"] = "cancelled"
+        write_record(layout, record)
+        update_partial_results(layout)
     if record.get("state") in FINISHED_STATES:
         return record
     try:

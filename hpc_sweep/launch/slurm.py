@@ -116,14 +116,14 @@ def submit_arrays(
     """Submit every request as Slurm array tasks (one ``sbatch`` per chunk); return each run's job id in order."""
     if shutil.which("sbatch") is None:
         raise UsageError("--executor slurm: sbatch is not on PATH; run on a login node, or use --executor local")
-    from hpc_sweep.job import run_training
+    from hpc_sweep.job import TrainingJob
 
     executor = _executor(folder, params, shlex.quote(python), max_requeues)
     job_ids: list[str] = []
     for chunk in chunks(requests, max_array_size()):
         try:
             with executor.batch():
-                jobs = [executor.submit(run_training, request) for request in chunk]
+                jobs = [executor.submit(TrainingJob(), request) for request in chunk]
         except Exception as error:  # submitit raises its own FailedJobError with sbatch's message
             raise HpcSweepError(f"sbatch failed: {str(error).strip().splitlines()[-1]}") from None
         job_ids += [job.job_id for job in jobs]

@@ -1,0 +1,103 @@
+"""Slurm parameters: what each flag and profile key becomes, array splitting, and bad values refused up front."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hpc_sweep.errors import UsageError
+from hpc_sweep.job import JobRequest
+from hpc_sweep.launch.sacct import _parse
+from hpc_sweep.launch.slurm import chunks, parse_time_minutes, sbatch_script, slurm_parameters
+from hpc_sweep.profiles import load_profile
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [("30", 30), ("90:30", 91), ("04:00:00", 240), ("1-00", 1440), ("2-03:30", 3090), ("0-00:00:30", 1), (15, 15)],
+)
+def test_slurm_time_formats_become_minutes(text: str | int, minutes: int) -> None:
+    assert parse_time_minutes(text) == minutes
+
+
+@pytest.mark.parametrize("text", ["1h", "04:00:00:00", "-5", "0", "00:00:00", "", "1-", 0])
+def test_times_slurm_would_reject_are_usage_errors(text: str | int) -> None:
+    with pytest.raises(UsageError, match="time"):
+        parse_time_minutes(text)
+
+
+def test_generic_names_map_to_submitit_parameters() -> None:
+    params = slurm_parameters(
+        {
+            "partition": "gpu",
+            "account": "rl-lab",
+            "qos": "high",
+            "time": "02:00:00",
+            "gpus_per_node": 1,
+            "cpus_per_task": 8,
+            "mem_gb": 32,
+            "constraint": "a100",
+            "exclude": "node13",
+            "array_parallelism": 10,
+            "setup": ["module load cuda"],
+            "additional_parameters": {"mail_type": "END"},
+            "python": "/opt/venv/bin/python",
+        }
+    )
+    assert params == {
+        "partition": "gpu",
+        "account": "rl-lab",
+        "qos": "high",
+        "time": 120,
+        "gpus_per_node": 1,
+        "cpus_per_task": 8,
+        "mem": "32GB",
+        "constraint": "a100",
+        "exclude": "node13",
+        "array_parallelism": 10,
+        "setup": ["module load cuda"],
+        "additional_parameters": {"mail_type": "END"},
+    }
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [{"gpus_per_node": -1}, {"cpus_per_task": 2.5}, {"mem_gb": 0}, {"gpu": 1}, {"setup": "module load x"}],
+)
+def test_bad_resources_are_usage_errors(resources: dict) -> None:
+    with pytest.raises(UsageError):
+        slurm_parameters(resources)
+
+
+def test_sbatch_script_holds_the_array_the_resources_and_quoted_paths(tmp_path: Path) -> None:
+    params = slurm_parameters({**load_profile("isaaclab").slurm, "partition": "gpu", "array_parallelism": 4})
+    folder = str(tmp_path / "my sweep" / "submitit" / "%j")
+    script = sbatch_script(folder, params, "/opt/my env/bin/python", 12)
+    assert "#SBATCH --array=0-11%4" in script
+    assert "#SBATCH --partition=gpu" in script
+    assert "#SBATCH --gpus-per-node=1" in script
+    assert "#SBATCH --time=1440" in script
+    assert "#SBATCH --signal=USR2@120" in script
+    assert "'/opt/my env/bin/python' -u -m submitit.core._submit" in script
+
+
+def test_arrays_are_split_at_max_array_size() -> None:
+    requests = [JobRequest("/s", f"{i:04d}", ("x",), "/s", "n", i, "c") for i in range(2500)]
+    parts = chunks(requests, 1001)
+    assert [len(p) for p in parts] == [1001, 1001, 498]
+    assert [r.run_id for p in parts for r in p] == [r.run_id for r in requests]
+
+
+def test_sacct_output_is_parsed_per_array_task() -> None:
+    text = "100_0|COMPLETED\n100_1|CANCELLED by 0\n100_[2-4,7%2]|PENDING\n101|RUNNING\n"
+    states = _parse(text)
+    assert states == {
+        "100_0": "COMPLETED",
+        "100_1": "CANCELLED",
+        "100_2": "PENDING",
+        "100_3": "PENDING",
+        "100_4": "PENDING",
+        "100_7": "PENDING",
+        "101": "RUNNING",
+    }
