@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("path", type=Path, help="a sweep dir, or any directory tree of training logs")
     _add(collect, "output_dir", type=Path, help="where to write results (default: PATH)")
 
+    again = verbs.add_parser("resubmit", help="submit again the runs that did not complete (resuming from checkpoints)")
+    again.add_argument("sweep_dir", type=Path)
+    _add(again, "failed", action="store_true", help="only runs that failed, were cancelled or interrupted")
+    _add(again, "runs", nargs="+", metavar="ID", help="only these run ids (completed runs are never touched)")
+    _add(again, "max_parallel", type=_positive_int, help="local: runs at once")
+
     cancel = verbs.add_parser("cancel", help="cancel a Slurm sweep's jobs (only those) and record it")
     cancel.add_argument("sweep_dir", type=Path)
 
@@ -165,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             return _collect(args)
         if args.verb == "cancel":
             return _cancel(args)
+        if args.verb == "resubmit":
+            from hpc_sweep.submit import resubmit
+
+            return EXIT_OK if resubmit(args.sweep_dir, args.failed, args.runs, args.max_parallel) else EXIT_RUN_FAILED
         return _profiles()
     except UsageError as error:
         print(f"hpc-sweep: error: {error}", file=sys.stderr)

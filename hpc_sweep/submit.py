@@ -82,19 +82,58 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
             console.print(script, highlight=False, markup=False, soft_wrap=True)
         return True
     if options.resume:
-        return _resume(layout, options, console)
+        return resubmit(layout.root, max_parallel=options.max_parallel, console=console)
     write_new_manifest(layout, plan.manifest)
     console.print(f"sweep dir: {layout.root} ({len(plan.runs)} runs, executor {plan.executor}, profile {profile.name})")
     return _launch(layout, plan.requests, options, console)
 
 
-def _resume(layout: SweepLayout, options: SubmitOptions, console: Console) -> bool:
-    """Run the runs of an existing sweep that have not completed, with the commands its manifest recorded."""
-    sweep = load_sweep(layout.root)
-    todo = {run["run_id"] for run in sweep.runs if run.get("state") != "completed"}
-    console.print(f"resuming {layout.root}: {len(todo)} of {len(sweep.runs)} runs left to run")
-    requests = requests_from_manifest(sweep.manifest, layout.root, todo)
-    return _launch(layout, requests, options, console)
+def resubmit(
+    sweep_dir: Path,
+    failed_only: bool = False,
+    run_ids: list[str] | None = None,
+    max_parallel: int | None = None,
+    console: Console | None = None,
+) -> bool:
+    """Submit again the runs of a sweep that did not complete, as new attempts (resuming from their checkpoints).
+
+    Completed runs are never touched; runs still queued or running are skipped. ``failed_only`` keeps only runs that
+    ended badly (failed, cancelled, interrupted); ``run_ids`` picks runs by id.
+    """
+    console = console or Console()
+    sweep = load_sweep(Path(sweep_dir))
+    if sweep.manifest.get("executor") == "slurm":
+        from hpc_sweep.status import merge_scheduler_states
+
+        merge_scheduler_states(sweep)
+    known = {run["run_id"]: run for run in sweep.runs}
+    unknown = sorted(set(run_ids or []) - set(known))
+    if unknown:
+        raise UsageError(f"--runs {' '.join(unknown)}: no such run in {sweep_dir}; see hpc-sweep status {sweep_dir}")
+    bad_states = {"failed", "cancelled", "interrupted", "timeout"}
+    chosen: list[str] = []
+    for run_id, run in known.items():
+        state = run.get("state", "pending")
+        if run_ids and run_id not in run_ids:
+            continue
+        if state == "completed":
+            if run_ids:
+                console.print(f"run {run_id} completed: left as it is")
+            continue
+        if state in ("running", "queued", "requeued") or (state == "pending" and run.get("job_id")):
+            console.print(f"run {run_id} is {state}: left to its job")
+            continue
+        if failed_only and state not in bad_states:
+            continue
+        chosen.append(run_id)
+    if not chosen:
+        console.print("nothing to resubmit")
+        return True
+    executor = sweep.manifest.get("executor", "local")
+    console.print(f"resubmitting {len(chosen)} run(s) of {sweep_dir} ({executor}): {' '.join(chosen)}")
+    requests = requests_from_manifest(sweep.manifest, sweep.layout.root, set(chosen))
+    options = SubmitOptions(executor=executor, sweep_dir=sweep.layout.root, max_parallel=max_parallel)
+    return _launch(sweep.layout, requests, options, console)
 
 
 def _launch(layout: SweepLayout, requests: list, options: SubmitOptions, console: Console) -> bool:

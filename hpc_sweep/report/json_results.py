@@ -8,7 +8,8 @@ Schema ``hpc_sweep.training_results/1``::
                       training_iterations, reward_progression, reward_steps, convergence_stability, improvement_rate,
                       iterations_to_90, duration_minutes, command, log_dirs,
                       final_<m>, initial_<m>, <m>_progression, <m>_steps for each canonical metric m}],
-     "groups": [{group, metric, n, mean, std, median, iqm, min, min_seed, max, max_seed}],
+     "groups": [{group, metric, n, mean, std, median, iqm, min, min_seed, max, max_seed, excluded_runs}],
+     (group statistics use completed runs, and runs of unknown status in foreign log trees)
      "warnings": [...]}
 """
 
@@ -25,6 +26,8 @@ from hpc_sweep.collect.results import Collection, RunData
 from hpc_sweep.records import now_iso
 
 SCHEMA = "hpc_sweep.training_results/1"
+#: Runs whose numbers do not enter group statistics (their last value is not a final score).
+EXCLUDED_STATES = frozenset({"failed", "cancelled", "running", "interrupted", "requeued", "pending", "queued"})
 
 
 def experiment_record(run: RunData) -> dict[str, Any]:
@@ -73,10 +76,12 @@ def build_training_results(collection: Collection, metadata: dict[str, Any] | No
         groups.setdefault(record["group"], []).append(record)
     group_rows = []
     for name, records in groups.items():
-        scores = np.array([r["final_score"] if r["final_score"] is not None else np.nan for r in records])
-        group_rows.append(
-            {"group": name, "metric": "mean_reward", **group_summary(scores, [r["seed"] for r in records])}
-        )
+        # A crashed, cancelled or still-running run's last value is not a final score: keep it out of the statistics.
+        kept = [r for r in records if r["status"] not in EXCLUDED_STATES]
+        scores = np.array([r["final_score"] if r["final_score"] is not None else np.nan for r in kept])
+        row = {"group": name, "metric": "mean_reward", **group_summary(scores, [r["seed"] for r in kept])}
+        row["excluded_runs"] = [r["run_id"] for r in records if r["status"] in EXCLUDED_STATES]
+        group_rows.append(row)
     return {
         "schema": SCHEMA,
         "generated": now_iso(),
