@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 #: A stand-in training script for executor tests (the real demo task is tested end to end separately): it prints
 #: Isaac Lab's log-dir lines and RSL-RL iteration headers, records when it ran and on which GPU, and fails on demand.
-FAKE_TRAIN = r'''
+FAKE_TRAIN = r"""
 import argparse, datetime, json, os, signal, sys, time
 parser = argparse.ArgumentParser()
 for flag in ("--task", "--run_name"):
@@ -49,7 +49,7 @@ if behaviour == "exception_exit0":
     sys.exit(0)
 if behaviour == "fail":
     sys.exit(3)
-'''
+"""
 
 
 @pytest.fixture

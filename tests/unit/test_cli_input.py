@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hpc_sweep.cli import build_parser, _split_passthrough
+from hpc_sweep.cli import _split_passthrough, build_parser
 from tests.conftest import run_cli
 
 DEMO = "Demo-PointMass-v0"

@@ -70,7 +70,7 @@ def test_missing_environment_variable_is_a_usage_error(monkeypatch: pytest.Monke
 def test_ballu_profile_passes_common_folder_and_world(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BALLU_PATH", "/home/u/ballu")
     argv = build_command(one_run(task="Isc-Vel-BALLU-encoder", world=True), load_profile("ballu"), SWEEP, "py").argv
-    assert ("--common_folder", "study") == argv[argv.index("--common_folder") : argv.index("--common_folder") + 2]
+    assert argv[argv.index("--common_folder") : argv.index("--common_folder") + 2] == ("--common_folder", "study")
     assert "--world" in argv and "--run_name" not in argv
 
 
