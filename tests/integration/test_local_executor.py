@@ -7,6 +7,11 @@ task runs end to end in test_demo_sweep.py.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,3 +125,28 @@ def test_debug_executor_streams_output_in_the_foreground(fake_profile: Path, tmp
     assert result.stdout.count("Learning iteration 2/3") == 2
     ran = _ran(sweep)
     assert ran[1]["end"] <= ran[2]["start"]  # one after another
+
+
+def test_ctrl_c_stops_every_child_and_keeps_what_finished(fake_profile: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    argv = [sys.executable, "-m", "hpc_sweep.cli", "submit", "--profile", str(fake_profile), "--executor", "local"]
+    argv += ["--seeds", "1", "2", "3", "--grid", "max_iterations=2,400", "--max_parallel", "2"]
+    argv += ["--output_dir", str(sweep)]  # the three 2-iteration runs finish before the interrupt
+    env = {**os.environ, "FAKE_SLEEP": "0.2", "CUDA_VISIBLE_DEVICES": ""}
+    process = subprocess.Popen(argv, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    states: list[str] = []
+    while time.monotonic() < deadline and not (states.count("completed") >= 3 and states.count("running") >= 2):
+        time.sleep(0.2)
+        states = [json.loads(p.read_text()).get("state") for p in sweep.glob("runs/*/record.json")]
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+    process.wait(timeout=60)
+    assert process.returncode == 130
+    runs = json.loads((sweep / "sweep.json").read_text())["runs"]
+    short = {run["run_id"] for run in runs if run["max_iterations"] == 2}
+    assert {run["state"] for run in runs if run["run_id"] in short} == {"completed"}
+    long_states = [run["state"] for run in runs if run["run_id"] not in short]
+    assert long_states.count("cancelled") == 2 and set(long_states) <= {"cancelled", "pending"}
+    time.sleep(1)
+    leftover = subprocess.run(["pgrep", "-f", str(sweep)], capture_output=True, text=True).stdout.split()
+    assert leftover == [], "a training process outlived Ctrl-C"
