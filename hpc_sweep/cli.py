@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add(sweep, "train_script", help="override the profile's training script")
     _add(sweep, "workdir", help="override the profile's working directory")
     _add(sweep, "dry_run", action="store_true", help="print the plan and every run's command; create nothing")
+    _add(sweep, "gpus_per_run", type=_positive_int, default=1, help="GPUs per run: >1 uses torch.distributed.run")
     _add(sweep, "max_parallel", type=_positive_int, help="local: runs at once (default: GPUs, or CPU cores / 2)")
     _add(sweep, "resume", action="store_true", help="reuse an existing sweep dir and run its unfinished runs")
     slurm = submit.add_argument_group("slurm resources (override the profile's [slurm] table)")
@@ -201,6 +202,7 @@ def _submit(args: argparse.Namespace) -> int:
         world=args.world,
         additional_args=tuple(args.additional_args),
         grid=parse_grid(args.grid),
+        gpus_per_run=args.gpus_per_run,
     )
     spec.validate()
     executor = args.executor or ("slurm" if shutil.which("sbatch") else "local")

@@ -35,6 +35,8 @@ def build_command(run: RunSpec, profile: Profile, sweep_dir: Path, python: str) 
         )
     expand = lambda text: profile.expand(text, sweep_dir, python)  # noqa: E731 - a closure keeps the calls short
     argv = [expand(part) for part in profile.launcher]
+    if run.gpus_per_run > 1:
+        argv = _distributed_launcher(argv, run.gpus_per_run)
     argv.append(expand(profile.script))
     argv += ["--task", run.task, "--seed", str(run.seed)]
     argv += ["--max_iterations", str(run.max_iterations), "--num_envs", str(run.num_envs)]
@@ -47,6 +49,20 @@ def build_command(run: RunSpec, profile: Profile, sweep_dir: Path, python: str) 
     if run.world:
         argv.append("--world")
     argv += [expand(arg) for arg in profile.extra_args]
+    if run.gpus_per_run > 1:
+        argv.append("--distributed")
     argv += list(run.additional_args)
     argv += list(run.overrides)
     return ResolvedCommand(argv=tuple(argv), workdir=expand(profile.workdir))
+
+
+def _distributed_launcher(launcher: list[str], nproc: int) -> list[str]:
+    """Wrap the launcher in ``torch.distributed.run`` over ``nproc`` GPUs of one node (Isaac Lab's documented way).
+
+    ``python -m pkg.train`` becomes ``python -m torch.distributed.run ... -m pkg.train``; ``./isaaclab.sh -p`` becomes
+    ``./isaaclab.sh -p -m torch.distributed.run ... script.py``.
+    """
+    module = bool(launcher) and launcher[-1] == "-m"
+    base = launcher[:-1] if module else launcher
+    wrapped = [*base, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc_per_node={nproc}"]
+    return [*wrapped, "-m"] if module else wrapped

@@ -38,6 +38,7 @@ class SweepSpec:
     world: bool = False
     additional_args: tuple[str, ...] = ()
     grid: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    gpus_per_run: int = 1
 
     def validate(self) -> None:
         """Raise :class:`UsageError` naming the first problem and its fix."""
@@ -50,6 +51,7 @@ class SweepSpec:
             raise UsageError(f"--seeds repeats {', '.join(map(str, duplicates))}: give each seed once")
         _require_positive("--max_iterations", self.max_iterations)
         _require_positive("--num_envs", self.num_envs)
+        _require_positive("--gpus_per_run", self.gpus_per_run)
         if not self.common_folder or _SAFE_NAME.search(self.common_folder):
             raise UsageError(
                 f"--common_folder {self.common_folder!r} must be a plain name of letters, digits, '.', '_' or '-'"
@@ -83,6 +85,7 @@ class RunSpec:
     point: dict[str, str] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()
     additional_args: tuple[str, ...] = ()
+    gpus_per_run: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as stored in the manifest."""
@@ -151,6 +154,7 @@ def expand_runs(spec: SweepSpec) -> list[RunSpec]:
                     point=dict(point),
                     overrides=tuple(overrides),
                     additional_args=spec.additional_args,
+                    gpus_per_run=spec.gpus_per_run,
                 )
             )
     return runs

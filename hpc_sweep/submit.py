@@ -49,6 +49,8 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
         "workdir_override": options.workdir,
     }
     resources = {**profile.slurm, **{k: v for k, v in options.resources.items() if v is not None}}
+    if spec.gpus_per_run > 1 and options.resources.get("gpus_per_node") is None:
+        resources["gpus_per_node"] = max(int(resources.get("gpus_per_node") or 0), spec.gpus_per_run)
     python = options.slurm_python or resources.get("python") or sys.executable
     if options.executor == "slurm":
         from hpc_sweep.launch.slurm import slurm_parameters
@@ -151,11 +153,12 @@ def _launch(layout: SweepLayout, requests: list, options: SubmitOptions, console
         from hpc_sweep.report.live import LiveDisplay
 
         gpus = detect_gpus()
-        max_parallel = options.max_parallel or default_max_parallel(gpus)
+        per_run = int(sweep.manifest["spec"].get("gpus_per_run", 1))
+        max_parallel = options.max_parallel or default_max_parallel(gpus, per_run)
         console.print(f"local executor: {max_parallel} at once, GPUs: {', '.join(gpus) if gpus else 'none (CPU)'}")
         with LiveDisplay(layout, runs, console) as display:
             try:
-                states = run_local(layout, requests, max_parallel, gpus, display.update, display.finished)
+                states = run_local(layout, requests, max_parallel, gpus, per_run, display.update, display.finished)
             finally:
                 refresh_manifest(load_sweep(layout.root))
     refresh_manifest(load_sweep(layout.root))

@@ -29,16 +29,20 @@ def detect_gpus() -> list[str]:
     return [line.strip() for line in output.splitlines() if line.strip()]
 
 
-def default_max_parallel(gpus: list[str], runs_per_gpu: int = 1) -> int:
+def default_max_parallel(gpus: list[str], gpus_per_run: int = 1) -> int:
     """One run per GPU slot when there are GPUs, else one run per two CPU cores (training is CPU-bound then)."""
     if gpus:
-        return len(gpus) * runs_per_gpu
+        return max(1, len(gpus) // gpus_per_run)
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-def pick_gpu(gpus: list[str], running: list[str | None]) -> str | None:
-    """The least-loaded GPU (ties to the lowest index), given the GPUs of the runs now running; None without GPUs."""
+def pick_gpus(gpus: list[str], running: list[str | None], count: int = 1) -> str | None:
+    """The ``count`` least-loaded GPUs (ties to the lowest index) as a CUDA_VISIBLE_DEVICES value; None without GPUs.
+
+    ``running`` holds the CUDA_VISIBLE_DEVICES value of each run now running.
+    """
     if not gpus:
         return None
-    load = Counter(gpu for gpu in running if gpu is not None)
-    return min(gpus, key=lambda gpu: (load[gpu], gpus.index(gpu)))
+    load = Counter(gpu for value in running if value for gpu in value.split(","))
+    chosen = sorted(gpus, key=lambda gpu: (load[gpu], gpus.index(gpu)))[: max(1, count)]
+    return ",".join(sorted(chosen, key=gpus.index))

@@ -14,7 +14,7 @@ from typing import Any
 import submitit
 
 from hpc_sweep.job import JobRequest, TrainingJob
-from hpc_sweep.launch.gpus import pick_gpu
+from hpc_sweep.launch.gpus import pick_gpus
 from hpc_sweep.layout import SweepLayout
 from hpc_sweep.records import FINISHED_STATES, now_iso, read_record, update_partial_results, write_record
 
@@ -37,13 +37,15 @@ def run_local(
     requests: list[JobRequest],
     max_parallel: int,
     gpus: list[str],
+    gpus_per_run: int = 1,
     on_update: Callable[[LocalProgress], None] | None = None,
     on_finish: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> dict[str, str]:
     """Run every request, at most ``max_parallel`` at once; return the final state of each run.
 
-    Ctrl-C stops every running job (their training processes get SIGINT and are recorded as cancelled) and keeps
-    what finished; the KeyboardInterrupt is re-raised once the children are gone.
+    Each run gets ``gpus_per_run`` of the least-loaded GPUs. Ctrl-C stops every running job (their training
+    processes get SIGINT and are recorded as cancelled) and keeps what finished; the KeyboardInterrupt is re-raised
+    once the children are gone.
     """
     executor = submitit.LocalExecutor(folder=layout.submitit_dir / "%j")
     executor.update_parameters(timeout_min=_WEEK_MIN, gpus_per_node=0)
@@ -54,7 +56,7 @@ def run_local(
         while pending or running:
             while pending and len(running) < max_parallel:
                 request = pending.pop(0)
-                gpu = pick_gpu(gpus, [r.gpu for _, r in running.values()])
+                gpu = pick_gpus(gpus, [r.gpu for _, r in running.values()], gpus_per_run)
                 request = replace(request, gpu=gpu)
                 running[request.run_id] = (executor.submit(TrainingJob(), request), request)
                 progress.running[request.run_id] = gpu

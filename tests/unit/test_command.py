@@ -93,3 +93,21 @@ def test_unknown_profile_keys_list_the_valid_ones() -> None:
         parse_profile({"resolution": 1}, "bad", "bad.toml")
     with pytest.raises(UsageError, match="flags"):
         parse_profile({"command": {"flags": ["headless", "fast"]}}, "bad", "bad.toml")
+
+
+def test_multi_gpu_runs_use_torch_distributed_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    demo = build_command(one_run(gpus_per_run=2), load_profile("demo"), SWEEP, "/py").argv
+    assert demo[:7] == (
+        "/py",
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        "--nproc_per_node=2",
+        "-m",
+        "hpc_sweep.demo.train",
+    )
+    assert "--distributed" in demo
+    monkeypatch.setenv("ISAACLAB_PATH", "/opt/IsaacLab")
+    isaac = build_command(one_run(task="Isaac-X", gpus_per_run=4), load_profile("isaaclab"), SWEEP, "/py").argv
+    assert isaac[:6] == ("./isaaclab.sh", "-p", "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=4")
+    assert isaac[6] == "scripts/reinforcement_learning/rsl_rl/train.py"
