@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("path", type=Path, help="a sweep dir, or any directory tree of training logs")
     _add(collect, "output_dir", type=Path, help="where to write results (default: PATH)")
 
+    comp = verbs.add_parser("compare", help="compare groups of runs: statistics, significance tests, figure")
+    comp.add_argument("paths", nargs="+", type=Path, help="sweep dirs or log trees (one group each), or one with --by")
+    _add(comp, "by", help="split one sweep into groups by this grid key")
+    _add(comp, "metric", default="mean_reward", help="canonical metric or tag (default: mean_reward)")
+    _add(comp, "final_window", type=_window, default=0.1, help="final window: fraction (0.1) or iterations (50)")
+    _add(comp, "output_dir", type=Path, help="where to write comparison.* (default: the first path)")
+
     again = verbs.add_parser("resubmit", help="submit again the runs that did not complete (resuming from checkpoints)")
     again.add_argument("sweep_dir", type=Path)
     _add(again, "failed", action="store_true", help="only runs that failed, were cancelled or interrupted")
@@ -172,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             return _collect(args)
         if args.verb == "cancel":
             return _cancel(args)
+        if args.verb == "compare":
+            return _compare(args)
         if args.verb == "resubmit":
             from hpc_sweep.submit import resubmit
 
@@ -239,6 +248,33 @@ def _resources(args: argparse.Namespace) -> dict[str, Any]:
         extra[key.strip().lstrip("-").replace("-", "_")] = value
     resources["additional_parameters"] = extra or None
     return resources
+
+
+def _window(text: str) -> float | int:
+    """A final window: a fraction in (0, 1] or a positive iteration count."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0 or (value > 1 and not value.is_integer()):
+        raise argparse.ArgumentTypeError(f"{text}: give a fraction in (0, 1] or a whole number of iterations")
+    return value if value <= 1 else int(value)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from hpc_sweep.compare import compare, load_groups
+    from hpc_sweep.report.comparison import print_comparison, write_comparison
+
+    console = Console()
+    groups = load_groups(args.paths, args.by, args.metric, args.final_window)
+    document = compare(groups, args.metric, args.final_window)
+    print_comparison(document, console)
+    out = args.output_dir or args.paths[0]
+    written = write_comparison(document, groups, args.metric, Path(out))
+    console.print(f"written: {', '.join(map(str, written))}", highlight=False)
+    return EXIT_OK
 
 
 def _cancel(args: argparse.Namespace) -> int:
