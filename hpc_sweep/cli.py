@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add(slurm, "setup", action="append", help="a shell line run before each job (repeatable)")
     _add(slurm, "sbatch", action="append", default=[], metavar="KEY=VALUE", help="any other sbatch option")
     _add(slurm, "wait", action="store_true", help="block with a progress display, then collect")
+    _add(slurm, "max_requeues", type=int, default=3, help="requeues on time limit/preemption (default 3)")
 
     status = verbs.add_parser("status", help="show where a sweep stands")
     status.add_argument("sweep_dir", type=Path)
@@ -214,6 +215,8 @@ def _submit(args: argparse.Namespace) -> int:
         gpus_per_run=args.gpus_per_run,
     )
     spec.validate()
+    if args.max_requeues < 0:
+        raise UsageError(f"--max_requeues {args.max_requeues}: give 0 or more")
     executor = args.executor or ("slurm" if shutil.which("sbatch") else "local")
     sweep_dir = Path(args.output_dir or f"multi_training_{stamp}")
     from hpc_sweep.submit import SubmitOptions, submit
@@ -231,6 +234,7 @@ def _submit(args: argparse.Namespace) -> int:
         resources=_resources(args),
         slurm_python=args.slurm_python,
         wait=args.wait,
+        max_requeues=args.max_requeues,
     )
     return EXIT_OK if submit(spec, options) else EXIT_RUN_FAILED
 

@@ -35,6 +35,7 @@ class SubmitOptions:
     resources: dict[str, Any] = field(default_factory=dict)
     slurm_python: str | None = None
     wait: bool = False
+    max_requeues: int = 3
 
 
 def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = None) -> bool:
@@ -57,6 +58,7 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
 
         option_record["slurm_parameters"] = slurm_parameters(resources)
         option_record["slurm_python"] = python
+        option_record["max_requeues"] = options.max_requeues
     plan = make_plan(
         spec,
         profile,
@@ -176,7 +178,11 @@ def _launch_slurm(sweep: Sweep, requests: list, options: SubmitOptions, console:
 
     opts = sweep.manifest["options"]
     job_ids = submit_arrays(
-        requests, str(sweep.layout.submitit_dir / "%j"), opts["slurm_parameters"], opts["slurm_python"]
+        requests,
+        str(sweep.layout.submitit_dir / "%j"),
+        opts["slurm_parameters"],
+        opts["slurm_python"],
+        int(opts.get("max_requeues", 3)),
     )
     by_run = dict(zip((r.run_id for r in requests), job_ids, strict=True))
     for run in sweep.runs:

@@ -102,11 +102,20 @@ def chunks(items: Sequence[JobRequest], size: int) -> list[Sequence[JobRequest]]
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
+def signal_delay_s(time_min: int | None) -> int:
+    """Seconds before the time limit at which Slurm sends USR2 (checkpoint and requeue): 2 minutes, less for short
+    limits (a quarter of the limit, at least 10 s) so that a short job still trains before it is signalled."""
+    if not time_min:
+        return 120
+    return int(min(120, max(10, time_min * 60 // 4)))
+
+
 def _executor(folder: str, params: dict[str, Any], python: str, max_requeues: int) -> Any:
     import submitit
 
     executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=max_requeues, python=python)
-    executor.update_parameters(**{"job_name": "hpc_sweep", "signal_delay_s": 120, **params})
+    delay = signal_delay_s(params.get("time"))
+    executor.update_parameters(**{"job_name": "hpc_sweep", "signal_delay_s": delay, **params})
     return executor
 
 
@@ -135,6 +144,7 @@ def sbatch_script(folder: str, params: dict[str, Any], python: str, count: int) 
     from submitit.slurm.slurm import _make_sbatch_string
 
     command = " ".join([shlex.quote(python), "-u -m submitit.core._submit", shlex.quote(folder)])
+    delay = signal_delay_s(params.get("time"))
     return _make_sbatch_string(
-        command=command, folder=folder, job_name="hpc_sweep", signal_delay_s=120, map_count=count, **params
+        command=command, folder=folder, job_name="hpc_sweep", signal_delay_s=delay, map_count=count, **params
     )
