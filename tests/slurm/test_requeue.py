@@ -25,7 +25,7 @@ def _uninterrupted_final_reward(tmp_path: Path, iterations: int) -> float:
     result = run_cli("submit", "--task", "Demo-PointMass-v0", "--seeds", "7", "--num_envs", "256", "--executor",
                      "local", "--max_iterations", str(iterations), "--output_dir", str(sweep))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    steps, values = collect(sweep).runs[0].metric("mean_reward")
+    _, values = collect(sweep).runs[0].metric("mean_reward")
     return float(values[-20:].mean())
 
 
