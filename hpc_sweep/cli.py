@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from hpc_sweep import __version__
 from hpc_sweep.errors import HpcSweepError, UsageError
+from hpc_sweep.report.console import make_console
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -266,12 +267,10 @@ def _window(text: str) -> float | int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from hpc_sweep.compare import compare, load_groups
     from hpc_sweep.report.comparison import print_comparison, write_comparison
 
-    console = Console()
+    console = make_console()
     groups = load_groups(args.paths, args.by, args.metric, args.final_window)
     document = compare(groups, args.metric, args.final_window)
     print_comparison(document, console)
@@ -302,7 +301,6 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _profiles() -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from hpc_sweep.profiles import available_profiles, load_profile
@@ -314,7 +312,7 @@ def _profiles() -> int:
         profile = load_profile(str(path))
         command = shlex.join([*profile.launcher, profile.script])
         table.add_row(name, profile.description, command, str(path))
-    Console().print(table)
+    make_console().print(table)
     return EXIT_OK
 
 

@@ -68,6 +68,7 @@ class TrainingJob:
         self._record: dict[str, Any] | None = None
         self._request: JobRequest | None = None
         self._scan = LogScan()
+        self._started = time.time()
 
     def __call__(self, request: JobRequest) -> dict[str, Any]:
         """Run one attempt and return the run's final record (also written to ``record.json``).
@@ -96,7 +97,7 @@ class TrainingJob:
         }
         self._record, self._request = record, request
         write_record(layout, record)
-        started = time.time()
+        started = self._started = time.time()
         outcome = self._run_subprocess(request, argv, layout.train_log(request.run_id), record["attempt"])
         state, reason = _classify(outcome, outcome.scan, _find_log_dir(request, outcome.scan, started))
         return self._finish(layout, outcome, state, reason, started)
@@ -113,7 +114,7 @@ class TrainingJob:
         if self._record is not None:
             layout = SweepLayout(Path(request.sweep_dir))
             outcome = _Outcome(self._process.poll() if self._process else None, self._scan, "SIGUSR2", None)
-            started = time.time() - 1
+            started = self._started
             reason = "time limit or preemption signal: requeued, will resume from the latest checkpoint"
             self._finish(layout, outcome, "requeued", reason, started)
         return submitit.helpers.DelayedSubmission(TrainingJob(), request)

@@ -15,6 +15,7 @@ from hpc_sweep.collect.textlog import scan_log
 from hpc_sweep.launch.sacct import TERMINAL, cancel_jobs, job_states
 from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest
 from hpc_sweep.records import FINISHED_STATES, now_iso, read_record, write_record
+from hpc_sweep.report.console import make_console
 
 _STYLE = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan", "pending": "dim"}
 
@@ -58,7 +59,7 @@ def merge_scheduler_states(sweep: Sweep) -> None:
 
 def show_status(sweep_dir: Path, console: Console | None = None) -> bool:
     """Print the sweep's table and counts; True when every run completed."""
-    console = console or Console()
+    console = console or make_console()
     sweep = load_sweep(Path(sweep_dir))
     merge_scheduler_states(sweep)
     table = Table(title=f"{sweep.layout.root} ({sweep.manifest.get('executor')})")
@@ -112,7 +113,7 @@ def wait_for_sweep(sweep_dir: Path, console: Console, poll_s: float = 10.0) -> b
 
 def cancel_sweep(sweep_dir: Path, console: Console | None = None, grace_s: float = 30.0) -> None:
     """Cancel this sweep's Slurm arrays (only those) and record every unfinished run as cancelled."""
-    console = console or Console()
+    console = console or make_console()
     sweep = load_sweep(Path(sweep_dir))
     arrays = [job["array_id"] for job in sweep.manifest.get("jobs", [])]
     if not arrays:

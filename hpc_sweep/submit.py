@@ -16,6 +16,7 @@ from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest, write_new_ma
 from hpc_sweep.plan import Plan, make_plan, requests_from_manifest
 from hpc_sweep.profiles import default_profile_name, load_profile
 from hpc_sweep.records import now_iso, update_partial_results
+from hpc_sweep.report.console import make_console
 from hpc_sweep.spec import SweepSpec
 
 
@@ -40,7 +41,7 @@ class SubmitOptions:
 
 def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = None) -> bool:
     """Plan and launch a sweep; True when every run that ran completed (or when only planning was asked)."""
-    console = console or Console()
+    console = console or make_console()
     profile = load_profile(options.profile or default_profile_name(spec.task))
     profile = profile.with_overrides(options.launcher, options.train_script, options.workdir)
     option_record = {
@@ -104,7 +105,7 @@ def resubmit(
     Completed runs are never touched; runs still queued or running are skipped. ``failed_only`` keeps only runs that
     ended badly (failed, cancelled, interrupted); ``run_ids`` picks runs by id.
     """
-    console = console or Console()
+    console = console or make_console()
     sweep = load_sweep(Path(sweep_dir))
     if sweep.manifest.get("executor") == "slurm":
         from hpc_sweep.status import merge_scheduler_states

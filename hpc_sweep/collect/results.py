@@ -127,12 +127,13 @@ def _infer_status(data: RunData) -> None:
             source.status, source.error = "failed", reason
     if source.status != "unknown":
         return
-    newest = max((p.stat().st_mtime for d in source.log_dirs for p in d.iterdir()), default=0.0)
-    newest = max([newest, *(p.stat().st_mtime for p in source.console_logs)])
+    if _reached_planned_end(data):
+        source.status = "completed"
+        return
+    files = [p for d in source.log_dirs for p in d.iterdir()] + list(source.console_logs)
+    newest = max((p.stat().st_mtime for p in files), default=0.0)
     if time.time() - newest < _RECENT_S:
         source.status = "running"
-    elif any(d.glob("model_*.pt") for d in source.log_dirs) or data.scalars:
-        source.status = "completed" if _reached_planned_end(data) else "unknown"
 
 
 def _reached_planned_end(data: RunData) -> bool:

@@ -84,7 +84,8 @@ def _draw_final_by_seed(ax: plt.Axes, groups: dict[str, list[RunData]]) -> None:
         ax.text(0.5, 0.5, "no reward data", ha="center", va="center", transform=ax.transAxes, color="grey")
         return
     positions = np.arange(len(heights))
-    ax.bar(positions, heights, color=bar_colours)
+    bars = ax.bar(positions, heights, color=bar_colours)
+    ax.bar_label(bars, fmt="%.2f", fontsize=8)
     ax.axhline(float(np.mean(heights)), color="black", linestyle="--", linewidth=1, label="mean")
     ax.set_xticks(positions, labels, rotation=45 if len(labels) > 6 else 0, fontsize=8)
     ax.set_xlabel("seed")
@@ -113,7 +114,7 @@ def plot_training_analysis(collection: Collection, path: Path) -> Path:
     for ax in flat[panels:]:
         ax.set_visible(False)
     fig.suptitle(f"Training analysis: {len(collection.runs)} runs from {collection.root.resolve().name}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)

@@ -12,6 +12,7 @@ from rich.table import Table
 from hpc_sweep.collect.textlog import scan_log
 from hpc_sweep.launch.local import LocalProgress
 from hpc_sweep.layout import SweepLayout
+from hpc_sweep.report.console import make_console
 
 _STATE_STYLE = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan", "pending": "dim"}
 
@@ -22,7 +23,7 @@ class LiveDisplay:
     def __init__(self, layout: SweepLayout, runs: dict[str, dict[str, Any]], console: Console | None = None) -> None:
         self.layout = layout
         self.runs = runs
-        self.console = console or Console()
+        self.console = console or make_console()
         self.started: dict[str, float] = {}
         self.live: Live | None = None
         self._last_render = 0.0

@@ -61,7 +61,8 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
     """Per-run and per-group tables, like the seed script's closing summary but readable."""
     runs = Table(title="runs")
     for column in ("run", "seed", "group", "status", "source", "iters", "final reward", "max reward", "minutes"):
-        runs.add_column(column, justify="right" if column in ("iters", "final reward", "max reward") else "left")
+        numeric = column in ("iters", "final reward", "max reward", "minutes")
+        runs.add_column(column, justify="right" if numeric else "left", no_wrap=column != "group", overflow="fold")
     style = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan"}
     for r in results["experiments"]:
         status = r["status"] or "unknown"
@@ -79,7 +80,7 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
     console.print(runs)
     groups = Table(title="final score (mean reward over the last 10% of iterations) per group")
     for column in ("group", "n", "mean", "std", "median", "IQM", "min (seed)", "max (seed)"):
-        groups.add_column(column)
+        groups.add_column(column, no_wrap=column != "group", overflow="fold")
     for g in results["groups"]:
         if g.get("n", 0) == 0:
             groups.add_row(g["group"], "0", *["-"] * 6)

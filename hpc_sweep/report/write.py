@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from hpc_sweep.collect.results import Collection, collect
+from hpc_sweep.report.console import make_console
 from hpc_sweep.report.figures import plot_training_analysis
 from hpc_sweep.report.json_results import build_training_results
 from hpc_sweep.report.tables import print_summary, write_tables
@@ -14,7 +15,7 @@ from hpc_sweep.report.tables import print_summary, write_tables
 
 def collect_to(path: Path, output_dir: Path | None, console: Console | None = None) -> Collection:
     """Collect ``path`` and write every result file into ``output_dir`` (default: ``path``); print the summary."""
-    console = console or Console()
+    console = console or make_console()
     collection = collect(Path(path), console=console)
     out = Path(output_dir) if output_dir else Path(path)
     out.mkdir(parents=True, exist_ok=True)
