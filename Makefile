@@ -25,8 +25,15 @@ demo: install
 	@echo "figure: $(DEMO_DIR)/training_analysis.png"
 	@echo "results: $(DEMO_DIR)/training_results.json"
 
-test: install
+test: install slurm-start
 	$(BIN)/python -m pytest -ra
+
+# The one-node Slurm cluster the tests submit to (installs Debian packages when missing; quick when already up).
+slurm-start:
+	bash tests/slurm/local_cluster.sh start
+
+slurm-stop:
+	bash tests/slurm/local_cluster.sh stop
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
