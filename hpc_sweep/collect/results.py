@@ -16,6 +16,7 @@ import pandas as pd
 from rich.console import Console
 
 from hpc_sweep.collect.discover import SUMMARIES, RunSource, discover_runs
+from hpc_sweep.collect.events import iter_event_files, read_event_files
 from hpc_sweep.collect.metrics import METRIC_TAGS, canonical_metric
 from hpc_sweep.collect.textlog import parse_console_metrics, parse_summaries, scan_log
 
@@ -77,10 +78,8 @@ class Collection:
 def read_run(source: RunSource) -> RunData:
     """Read one run: TensorBoard events first (all attempts' dirs, later attempts win), else the text fallbacks."""
     data = RunData(source=source)
-    files = [path for log_dir in source.log_dirs for path in sorted(log_dir.glob("events.out.tfevents.*"))]
+    files = [path for log_dir in source.log_dirs for path in iter_event_files(log_dir)]
     if files:
-        from hpc_sweep.collect.events import read_event_files
-
         result = read_event_files(files)
         data.warnings += result.warnings
         data.scalars = {tag: (series.step, series.value, series.wall_time) for tag, series in result.scalars.items()}
