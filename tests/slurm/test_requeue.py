@@ -30,7 +30,7 @@ def _uninterrupted_final_reward(tmp_path: Path, iterations: int) -> float:
 
 
 def test_time_limit_requeues_and_resumes_until_the_run_completes(tmp_path: Path) -> None:
-    iterations = 1500  # about 2-3 minutes of training here; each attempt gets 1 minute
+    iterations = 700  # more than one 1-minute attempt can train here (each attempt trains ~45 s, ~400 iterations)
     sweep = tmp_path / "timeout"
     result = run_cli(*DEMO, "--seeds", "7", "--max_iterations", str(iterations), "--time", "1", "--max_requeues", "8",
                      "--output_dir", str(sweep), "--additional_args", "agent.save_interval=25")  # fmt: skip
