@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = verbs.add_parser("status", help="show where a sweep stands")
     status.add_argument("sweep_dir", type=Path)
+    _add(status, "watch", nargs="?", type=float, const=10.0, metavar="SECONDS", help="redraw until all runs ended")
 
     collect = verbs.add_parser("collect", help="collect results: tables, training_results.json, figures")
     collect.add_argument("path", type=Path, help="a sweep dir, or any directory tree of training logs")
@@ -290,7 +291,7 @@ def _cancel(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from hpc_sweep.status import show_status
 
-    return EXIT_OK if show_status(args.sweep_dir) else EXIT_RUN_FAILED
+    return EXIT_OK if show_status(args.sweep_dir, watch=args.watch) else EXIT_RUN_FAILED
 
 
 def _collect(args: argparse.Namespace) -> int:

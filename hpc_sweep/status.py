@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from datetime import datetime
@@ -57,9 +58,8 @@ def merge_scheduler_states(sweep: Sweep) -> None:
             run["state"] = "running"
 
 
-def show_status(sweep_dir: Path, console: Console | None = None) -> bool:
-    """Print the sweep's table and counts; True when every run completed."""
-    console = console or make_console()
+def status_table(sweep_dir: Path) -> tuple[Table, Counter[str], int]:
+    """The sweep's per-run table (scheduler state merged in one sacct call), its state counts and its run count."""
     sweep = load_sweep(Path(sweep_dir))
     merge_scheduler_states(sweep)
     table = Table(title=f"{sweep.layout.root} ({sweep.manifest.get('executor')})")
@@ -70,7 +70,7 @@ def show_status(sweep_dir: Path, console: Console | None = None) -> bool:
         state = run.get("state", "pending")
         counts[state] += 1
         scan = scan_log(sweep.layout.train_log(run["run_id"]), max_bytes=16384)
-        total = scan.total_iterations or run.get("max_iterations")
+        total = run.get("max_iterations") or scan.total_iterations
         iteration = "-" if scan.iteration is None else f"{scan.iteration + 1}/{total}"
         reward = "-" if scan.last_mean_reward is None else f"{scan.last_mean_reward:.3f}"
         style = _STYLE.get(state, "white")
@@ -85,10 +85,34 @@ def show_status(sweep_dir: Path, console: Console | None = None) -> bool:
             _elapsed(run),
             run.get("reason") or "",
         )
-    console.print(table)
-    console.print(", ".join(f"{count} {state}" for state, count in sorted(counts.items())), highlight=False)
-    refresh_manifest(sweep)
-    return counts.get("completed", 0) == len(sweep.runs)
+    with contextlib.suppress(OSError, TimeoutError):
+        refresh_manifest(sweep)
+    return table, counts, len(sweep.runs)
+
+
+def _counts_line(counts: Counter[str]) -> str:
+    return ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
+
+
+def show_status(sweep_dir: Path, console: Console | None = None, watch: float | None = None) -> bool:
+    """Print the sweep's table and counts (redrawn every ``watch`` seconds until all runs ended); True when every
+    run completed."""
+    console = console or make_console()
+    if watch is None:
+        table, counts, total = status_table(sweep_dir)
+        console.print(table)
+        console.print(_counts_line(counts), highlight=False)
+        return counts.get("completed", 0) == total
+    from rich.console import Group
+    from rich.live import Live
+
+    with Live(console=console, auto_refresh=False) as live:
+        while True:
+            table, counts, total = status_table(sweep_dir)
+            live.update(Group(table, _counts_line(counts)), refresh=True)
+            if sum(n for state, n in counts.items() if state in FINISHED_STATES) == total:
+                return counts.get("completed", 0) == total
+            time.sleep(watch)
 
 
 def wait_for_sweep(sweep_dir: Path, console: Console, poll_s: float = 10.0) -> bool:

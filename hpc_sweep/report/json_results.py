@@ -8,7 +8,9 @@ Schema ``hpc_sweep.training_results/1``::
                       training_iterations, reward_progression, reward_steps, convergence_stability, improvement_rate,
                       iterations_to_90, duration_minutes, command, log_dirs,
                       final_<m>, initial_<m>, <m>_progression, <m>_steps for each canonical metric m}],
-     "groups": [{group, metric, n, mean, std, median, iqm, min, min_seed, max, max_seed, excluded_runs}],
+     "groups": [{group, metric, n, mean, std, median, iqm, mean_ci, iqm_ci (95% bootstrap), min, min_seed, max,
+                 max_seed, convergence_stability (mean over runs), improvement_rate (mean), iterations_to_90
+                 (median), excluded_runs}],
      (group statistics use completed runs, and runs of unknown status in foreign log trees)
      "warnings": [...]}
 """
@@ -20,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from hpc_sweep.analyse.stats import group_statistics
 from hpc_sweep.analyse.summary import curve_summary, group_summary
 from hpc_sweep.collect.metrics import RESULT_METRICS
 from hpc_sweep.collect.results import Collection, RunData
@@ -79,8 +82,17 @@ def build_training_results(collection: Collection, metadata: dict[str, Any] | No
         # A crashed, cancelled or still-running run's last value is not a final score: keep it out of the statistics.
         kept = [r for r in records if r["status"] not in EXCLUDED_STATES]
         scores = np.array([r["final_score"] if r["final_score"] is not None else np.nan for r in kept])
-        row = {"group": name, "metric": "mean_reward", **group_summary(scores, [r["seed"] for r in kept])}
-        row["excluded_runs"] = [r["run_id"] for r in records if r["status"] in EXCLUDED_STATES]
+        finite = scores[np.isfinite(scores)]
+        row = {
+            "group": name,
+            "metric": "mean_reward",
+            **group_summary(scores, [r["seed"] for r in kept]),
+            **{k: v for k, v in group_statistics(finite).items() if k in ("mean_ci", "iqm_ci")},
+            "convergence_stability": _mean_of(kept, "convergence_stability"),
+            "improvement_rate": _mean_of(kept, "improvement_rate"),
+            "iterations_to_90": _median_of(kept, "iterations_to_90"),
+            "excluded_runs": [r["run_id"] for r in records if r["status"] in EXCLUDED_STATES],
+        }
         group_rows.append(row)
     return {
         "schema": SCHEMA,
@@ -91,6 +103,16 @@ def build_training_results(collection: Collection, metadata: dict[str, Any] | No
         "groups": group_rows,
         "warnings": collection.warnings,
     }
+
+
+def _mean_of(records: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in records if r.get(key) is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _median_of(records: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in records if r.get(key) is not None]
+    return float(np.median(values)) if values else None
 
 
 def _manifest_metadata(collection: Collection) -> dict[str, Any]:

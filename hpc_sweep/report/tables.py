@@ -34,13 +34,20 @@ SUMMARY_COLUMNS = [
 
 
 def write_tables(collection: Collection, results: dict[str, Any], out: Path) -> list[Path]:
-    """Write every table and ``training_results.json`` atomically; return the paths written."""
+    """Write every table and ``training_results.json`` atomically; return the paths written.
+
+    ``summary.csv`` has one row per run, ``groups.csv`` one row per group (multi-seed statistics).
+    """
     frame = collection.metrics_frame()
-    written = [out / "metrics.csv", out / "summary.csv", out / "training_results.json"]
+    written = [out / "metrics.csv", out / "summary.csv", out / "groups.csv", out / "training_results.json"]
     write_text_atomic(written[0], frame.to_csv(index=False))
     summary = pd.DataFrame([{k: r.get(k) for k in SUMMARY_COLUMNS} for r in results["experiments"]])
     write_text_atomic(written[1], summary.to_csv(index=False))
-    write_json_atomic(written[2], results)
+    groups = pd.DataFrame(
+        [{k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in g.items()} for g in results["groups"]]
+    )
+    write_text_atomic(written[2], groups.to_csv(index=False))
+    write_json_atomic(written[3], results)
     if importlib.util.find_spec("pyarrow") is not None:
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
@@ -55,6 +62,10 @@ def _fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _interval(pair: Any) -> str:
+    return f"[{_fmt(pair[0])}, {_fmt(pair[1])}]" if pair else "-"
 
 
 def print_summary(results: dict[str, Any], console: Console) -> None:
@@ -78,20 +89,22 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
             _fmt(r["duration_minutes"], 2),
         )
     console.print(runs)
-    groups = Table(title="final score (mean reward over the last 10% of iterations) per group")
-    for column in ("group", "n", "mean", "std", "median", "IQM", "min (seed)", "max (seed)"):
+    groups = Table(title="final score (mean reward over the last 10% of iterations) per group, 95% bootstrap CIs")
+    for column in ("group", "n", "mean", "95% CI", "std", "median", "IQM", "95% CI (IQM)", "min (seed)", "max (seed)"):
         groups.add_column(column, no_wrap=column != "group", overflow="fold")
     for g in results["groups"]:
         if g.get("n", 0) == 0:
-            groups.add_row(g["group"], "0", *["-"] * 6)
+            groups.add_row(g["group"], "0", *["-"] * 8)
             continue
         groups.add_row(
             g["group"],
             str(g["n"]),
             _fmt(g["mean"]),
+            _interval(g.get("mean_ci")),
             _fmt(g["std"]),
             _fmt(g["median"]),
             _fmt(g["iqm"]),
+            _interval(g.get("iqm_ci")),
             f"{_fmt(g['min'])} ({g['min_seed']})",
             f"{_fmt(g['max'])} ({g['max_seed']})",
         )
