@@ -150,3 +150,18 @@ def test_ctrl_c_stops_every_child_and_keeps_what_finished(fake_profile: Path, tm
     time.sleep(1)
     leftover = subprocess.run(["pgrep", "-f", str(sweep)], capture_output=True, text=True).stdout.split()
     assert leftover == [], "a training process outlived Ctrl-C"
+
+
+def test_a_training_that_creates_no_log_directory_is_failed_with_that_reason(tmp_path: Path) -> None:
+    script = tmp_path / "silent.py"
+    script.write_text("print('training... but writing nowhere')\n")
+    profile = tmp_path / "silent.toml"
+    profile.write_text(f'[command]\nlauncher = ["{{python}}"]\nscript = "{script}"\nflags = []\n')
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "submit", "--profile", str(profile), "--executor", "local", "--seeds", "1", "--output_dir", str(sweep)
+    )
+    assert result.returncode == 1
+    run = json.loads((sweep / "sweep.json").read_text())["runs"][0]
+    assert run["state"] == "failed" and run["exit_code"] == 0
+    assert "no log directory created" in run["reason"]
