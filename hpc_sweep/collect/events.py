@@ -75,21 +75,22 @@ def masked_crc32c_many(buf: bytes, starts: np.ndarray, lengths: np.ndarray) -> n
     bytes_view = np.frombuffer(buf, dtype=np.uint8)
     words = np.ndarray(shape=(max(n_bytes - 3, 0),), dtype="<u4", buffer=buf, strides=(1,))  # unaligned u32 view
     t0, t1, t2, t3 = _TABLES
-    crc = np.full(starts.size, 0xFFFFFFFF, dtype=np.uint32)
-    whole = lengths // 4
-    for k in range(int(whole.max(initial=0))):
-        active = whole > k
-        c = crc ^ words[np.where(active, starts + 4 * k, 0)]
-        stepped = t3[c & 0xFF] ^ t2[(c >> 8) & 0xFF] ^ t1[(c >> 16) & 0xFF] ^ t0[c >> 24]
-        crc = np.where(active, stepped, crc)
-    tail_start = starts + 4 * whole
-    for j in range(3):
-        active = lengths % 4 > j
-        b = bytes_view[np.where(active, tail_start + j, 0)].astype(np.uint32)
-        stepped = t0[(crc ^ b) & 0xFF] ^ (crc >> 8)
-        crc = np.where(active, stepped, crc)
-    crc = ~crc
-    return (((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(_MASK_DELTA)).astype(np.uint32)
+    out = np.empty(starts.size, dtype=np.uint32)
+    # Records of one length share every step, so each length group runs without masks (files hold few lengths).
+    unique, inverse = np.unique(lengths, return_inverse=True)
+    for group, length in enumerate(unique.tolist()):
+        members = np.flatnonzero(inverse.ravel() == group)
+        first = starts[members]
+        crc = np.full(members.size, 0xFFFFFFFF, dtype=np.uint32)
+        if length >= 4:
+            block = words[first[:, None] + 4 * np.arange(length // 4)]  # (members, length // 4)
+            for k in range(length // 4):
+                c = crc ^ block[:, k]
+                crc = t3[c & 0xFF] ^ t2[(c >> 8) & 0xFF] ^ t1[(c >> 16) & 0xFF] ^ t0[c >> 24]
+        for j in range(length % 4):
+            crc = t0[(crc ^ bytes_view[first + 4 * (length // 4) + j]) & 0xFF] ^ (crc >> 8)
+        out[members] = ~crc
+    return (((out >> np.uint32(15)) | (out << np.uint32(17))) + np.uint32(_MASK_DELTA)).astype(np.uint32)
 
 
 def _frame(buf: bytes, name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
