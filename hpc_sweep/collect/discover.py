@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpc_sweep.collect.textlog import scan_log
 from hpc_sweep.errors import UsageError
 from hpc_sweep.manifest import is_sweep_dir, load_sweep
 
@@ -114,12 +115,30 @@ def scan_tree(root: Path) -> list[RunSource]:
         )
     result = list(runs.values())
     for log in stray_logs:
+        owner = _run_of_log(log, result)
+        if owner is not None:  # a job log of a run whose directory we found: its console output, not another run
+            owner.console_logs.append(log)
+            continue
         result.append(
             RunSource(
                 run_id=str(log.relative_to(root)), seed=infer_seed(log), group=log.parent.name, console_logs=[log]
             )
         )
     return result
+
+
+def _run_of_log(log: Path, runs: list[RunSource]) -> RunSource | None:
+    """The run whose directory a job log names in Isaac Lab's ``Logging experiment`` / ``Exact experiment name``
+    lines (matched by experiment and timestamped directory name, so copied or moved trees still match)."""
+    scan = scan_log(log)
+    if not scan.log_root or not scan.exact_name:
+        return None
+    experiment = Path(scan.log_root).name
+    for run in runs:
+        for log_dir in run.log_dirs:
+            if log_dir.parent.name == experiment and log_dir.name.startswith(scan.exact_name):
+                return run
+    return None
 
 
 def infer_seed(path: Path) -> int | None:

@@ -104,7 +104,17 @@ _CONSOLE_TAGS = {
     "Mean action std": "Policy/mean_std",
     "Mean extrinsic reward": "Rnd/mean_extrinsic_reward",
     "Mean intrinsic reward": "Rnd/mean_intrinsic_reward",
+    "Collection time": "Perf/collection_time",
+    "Learning time": "Perf/learning_time",
+    "Steps per second": "Perf/total_fps",
 }
+#: Loss keys that RSL-RL 2.x/3.x print bare (``value_function: 0.09``) before any episode has finished.
+_BARE_LOSSES = frozenset({"value_function", "value", "surrogate", "entropy", "symmetry", "mirror_symmetry", "rnd"})
+#: RSL-RL 2.x/3.x timing line: ``Computation: 2428 steps/s (collection: 0.011s, learning 0.042s)``.
+_COMPUTATION = re.compile(
+    r"^\s*Computation:\s*([\d.]+)\s*steps/s\s*\(collection:\s*([\d.]+)s,\s*learning\s*([\d.]+)s\)"
+)
+_COMPUTATION_TAGS = ("Perf/total_fps", "Perf/collection time", "Perf/learning_time")
 _MEAN_LOSS = re.compile(r"^Mean (\w+) loss$")
 _MEAN_EPISODE = re.compile(r"^Mean episode (\w+)$")
 
@@ -124,6 +134,10 @@ def parse_console_metrics(path: Path) -> dict[str, list[tuple[int, float]]]:
                 if match := ITERATION.search(line):
                     step = int(match.group(1))
                     continue
+                if step is not None and (match := _COMPUTATION.match(line)):
+                    for tag, text in zip(_COMPUTATION_TAGS, match.groups(), strict=True):
+                        series.setdefault(tag, {})[step] = float(text)
+                    continue
                 if step is None or not (match := _VALUE_LINE.match(line)):
                     continue
                 tag = console_tag(match.group(1).strip())
@@ -138,6 +152,8 @@ def console_tag(label: str) -> str | None:
     """The TensorBoard tag a console label stands for, or None for lines that are not metrics."""
     if label in _CONSOLE_TAGS:
         return _CONSOLE_TAGS[label]
+    if label in _BARE_LOSSES:
+        return f"Loss/{label}"
     if "/" in label:  # Isaac Lab episode extras, e.g. Episode_Reward/track_lin_vel_xy_exp
         return label
     if match := _MEAN_LOSS.match(label):

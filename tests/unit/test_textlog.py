@@ -83,3 +83,25 @@ def test_summaries_txt_with_a_damaged_line(tmp_path: Path) -> None:
 
 def test_scan_of_a_missing_log_is_empty(tmp_path: Path) -> None:
     assert scan_log(tmp_path / "nope.log").iteration is None
+
+
+def test_rsl_rl_2x_block_before_any_episode_ended_and_timings(tmp_path: Path) -> None:
+    block = (
+        "\x1b[1m Learning iteration 0/1500 \x1b[0m \n"
+        "                       Computation: 2428 steps/s (collection: 0.011s, learning 0.042s)\n"
+        "             Mean action noise std: 1.03\n"
+        "                    value_function: 0.0934\n"
+        "                         surrogate: 0.0008\n"
+        "                           entropy: 1.4250\n"
+        "\x1b[1m Learning iteration 1/1500 \x1b[0m \n"
+        "                                   Collection time: 0.017s \n"
+        "                                     Learning time: 0.040s \n"
+        "                                  Steps per second: 9800 \n"
+    )
+    log = tmp_path / "job.out"
+    log.write_text(block)
+    metrics = parse_console_metrics(log)
+    assert metrics["Loss/value_function"] == [(0, 0.0934)] and metrics["Loss/entropy"] == [(0, 1.425)]
+    assert metrics["Perf/total_fps"] == [(0, 2428.0), (1, 9800.0)]
+    assert metrics["Perf/collection time"] == [(0, 0.011)] and metrics["Perf/collection_time"] == [(1, 0.017)]
+    assert metrics["Perf/learning_time"] == [(0, 0.042), (1, 0.04)]
