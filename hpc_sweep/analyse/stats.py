@@ -146,7 +146,7 @@ def bootstrap_ci(
     if runs < 2 or tasks == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    batch = _BATCH_STATISTICS.get(statistic)
+    batch = next((fast for known, fast in _BATCH_STATISTICS.items() if known is statistic), None)  # by identity
     columns = np.arange(tasks)
     values = np.empty(n_resamples)
     for start in range(0, n_resamples, _CHUNK):

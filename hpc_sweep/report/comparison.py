@@ -117,10 +117,11 @@ def _figure(document: dict[str, Any], groups: list[Group], metric: str) -> bytes
     for offset, (key, ci_key, marker) in enumerate((("iqm", "iqm_ci", "o"), ("mean", "mean_ci", "s"))):
         for i, g in enumerate(groups):
             point, ci = stats[g.name].get(key), stats[g.name].get(ci_key)
-            if point is None or not ci:
+            if point is None or not ci or not np.isfinite([point, *ci]).all():
                 continue
             y = i + (offset - 0.5) * 0.25
-            ax.errorbar(point, y, xerr=[[point - ci[0]], [ci[1] - point]], fmt=marker, color=colour[g.name],
+            below, above = max(point - ci[0], 0.0), max(ci[1] - point, 0.0)
+            ax.errorbar(point, y, xerr=[[below], [above]], fmt=marker, color=colour[g.name],
                         capsize=4, label=key.upper() if i == 0 else None)  # fmt: skip
     ax.set_yticks(positions, [g.name for g in groups])
     ax.set_title(f"final {metric}: IQM (o) and mean (s), 95% CI")
@@ -132,7 +133,9 @@ def _figure(document: dict[str, Any], groups: list[Group], metric: str) -> bytes
     for i, p in enumerate(pairs):
         value, (low, high) = p["prob_improvement"], p["prob_improvement_ci"]
         ax.barh(i, value, color="tab:green" if p["significant"] else "tab:grey", alpha=0.7)
-        ax.errorbar(value, i, xerr=[[value - low], [high - value]], fmt="none", color="black", capsize=4)
+        ax.errorbar(
+            value, i, xerr=[[max(value - low, 0.0)], [max(high - value, 0.0)]], fmt="none", color="black", capsize=4
+        )
     ax.axvline(0.5, color="black", linestyle="--", linewidth=1)
     ax.set_xlim(0, 1)
     ax.set_yticks(range(len(pairs)), [f"P({p['a']} > {p['b']})" for p in pairs], fontsize=8)

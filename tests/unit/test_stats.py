@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from hpc_sweep.analyse import stats as stats_module
 from hpc_sweep.analyse.stats import (
     FEW_RUNS,
     bootstrap_ci,
@@ -204,11 +205,13 @@ def test_stratified_bootstrap_resamples_runs_within_each_task() -> None:
 
 
 def test_vectorised_and_generic_statistics_draw_the_same_resamples() -> None:
-    x = np.random.default_rng(8).lognormal(0.0, 1.0, (9, 2))
-    for statistic in (np.mean, np.median, iqm):
-        fast = bootstrap_ci(x, statistic, n_resamples=500, seed=4)
-        slow = bootstrap_ci(x, lambda s, f=statistic: float(f(s)), n_resamples=500, seed=4)
-        assert fast == pytest.approx(slow, abs=EXACT)
+    # 7 runs (1-D) and 7 x 2 scores: 7/4 and 14/4 are where a wrong rounding of the IQM cut would show
+    rng = np.random.default_rng(8)
+    for x in (rng.lognormal(0.0, 1.0, 7), rng.lognormal(0.0, 1.0, (7, 2))):
+        for statistic in (np.mean, np.median, iqm):
+            fast = bootstrap_ci(x, statistic, n_resamples=500, seed=4)
+            slow = bootstrap_ci(x, lambda s, f=statistic: float(f(s)), n_resamples=500, seed=4)
+            assert fast == pytest.approx(slow, abs=EXACT)
 
 
 def test_bootstrap_is_undefined_below_two_runs_and_validates_arguments() -> None:
@@ -329,6 +332,23 @@ def test_three_groups_are_holm_corrected() -> None:
     assert all("after Holm" in r.verdict for r in rows)
     for r in rows:  # significance needs both the adjusted p and a CI that excludes 0
         assert r.significant == (r.p_adjusted < 0.05 and (r.diff_ci[0] > 0 or r.diff_ci[1] < 0))
+
+
+def test_significance_needs_both_the_test_and_the_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Real data where they disagree: with 6 skewed runs the percentile bootstrap CI (narrower than the t-interval at
+    # small n) excludes 0 while Welch's p = 0.088.
+    x = np.array([2.9, 5.9, 0.1, 0.9, 2.8, 3.9])
+    y = np.array([1.0, 2.2, 0.7, 0.9, 0.6, 0.2])
+    (pair,) = compare_groups({"a": x, "b": y})
+    assert pair.diff_ci[0] > 0 and pair.p_adjusted > 0.05 and not pair.significant
+    assert pair.verdict.startswith("inconclusive difference between a and b")
+    assert any("disagree" in w for w in pair.warnings)
+    # The other way round (p < alpha, CI covering 0) is rare with real data, so force the interval.
+    rng = np.random.default_rng(3)
+    groups = {"better": rng.normal(3.0, 1.0, 10), "base": rng.normal(0.0, 1.0, 10)}
+    monkeypatch.setattr(stats_module, "difference_of_means_ci", lambda *args, **kwargs: (-0.1, 5.0))
+    (pair,) = compare_groups(groups)
+    assert pair.p_adjusted < 0.001 and not pair.significant and pair.verdict.startswith("inconclusive")
 
 
 def test_few_runs_warn_in_the_verdict() -> None:
