@@ -43,11 +43,6 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, text + "\n")
 
 
-def read_json(path: Path) -> Any:
-    """Read a JSON file written by :func:`write_json_atomic`."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
 def _finite(value: Any) -> Any:
     """Replace non-finite floats by ``None`` recursively (JSON has no NaN)."""
     if isinstance(value, float):

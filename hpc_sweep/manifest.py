@@ -47,12 +47,6 @@ class Sweep:
     def runs(self) -> list[dict[str, Any]]:
         return self.manifest["runs"]
 
-    def run(self, run_id: str) -> dict[str, Any]:
-        for run in self.runs:
-            if run["run_id"] == run_id:
-                return run
-        raise KeyError(run_id)
-
 
 def new_manifest(
     spec: dict[str, Any], profile: dict[str, Any], executor: str, runs: list[dict[str, Any]], options: dict[str, Any]

@@ -94,15 +94,6 @@ class RunSpec:
         data["additional_args"] = list(self.additional_args)
         return data
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
-        """Inverse of :meth:`to_dict` (ignores keys added by later versions)."""
-        names = cls.__dataclass_fields__.keys()
-        kept = {key: value for key, value in data.items() if key in names}
-        kept["overrides"] = tuple(kept.get("overrides", ()))
-        kept["additional_args"] = tuple(kept.get("additional_args", ()))
-        return cls(**kept)
-
 
 def parse_grid(items: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Parse ``KEY=V1,V2`` items into an ordered grid; repeated keys and empty values are errors."""
