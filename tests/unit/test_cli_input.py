@@ -94,6 +94,10 @@ BAD_INPUTS = [
     (["--profile", "missing/file.toml"], "no such file"),
     (["--max_parallel", "0"], "positive"),
     (["--common_folder", "../escape"], "--common_folder"),
+    (["--executor", "slurm", "--time", "1h"], "not a Slurm time"),
+    (["--executor", "slurm", "--gpus_per_node", "-1"], "non-negative"),
+    (["--executor", "slurm", "--sbatch", "mail-type"], "KEY=VALUE"),
+    (["--max_requeues", "-1"], "--max_requeues"),
 ]
 
 
