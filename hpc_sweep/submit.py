@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from hpc_sweep.errors import UsageError
+from hpc_sweep.job import JobRequest
 from hpc_sweep.layout import SweepLayout
 from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest, write_new_manifest
 from hpc_sweep.plan import Plan, make_plan, requests_from_manifest
@@ -141,39 +142,43 @@ def resubmit(
     return _launch(sweep.layout, requests, options, console)
 
 
-def _launch(layout: SweepLayout, requests: list, options: SubmitOptions, console: Console) -> bool:
+def _launch(layout: SweepLayout, requests: list[JobRequest], options: SubmitOptions, console: Console) -> bool:
+    """Run the requests on the chosen executor; local and debug sweeps are collected when their runs end."""
     sweep = load_sweep(layout.root)
     if options.executor == "slurm":
         return _launch_slurm(sweep, requests, options, console)
-    runs = {run["run_id"]: run for run in sweep.runs}
-    if options.executor == "debug":
-        from hpc_sweep.launch.debug import run_debug
-
-        states = run_debug(layout, requests)
-    else:
-        from hpc_sweep.launch.gpus import default_max_parallel, detect_gpus
-        from hpc_sweep.launch.local import run_local
-        from hpc_sweep.report.live import LiveDisplay
-
-        gpus = detect_gpus()
-        per_run = int(sweep.manifest["spec"].get("gpus_per_run", 1))
-        max_parallel = options.max_parallel or default_max_parallel(gpus, per_run)
-        console.print(f"local executor: {max_parallel} at once, GPUs: {', '.join(gpus) if gpus else 'none (CPU)'}")
-        with LiveDisplay(layout, runs, console) as display:
-            try:
-                states = run_local(layout, requests, max_parallel, gpus, per_run, display.update, display.finished)
-            finally:
-                refresh_manifest(load_sweep(layout.root))
-    refresh_manifest(load_sweep(layout.root))
-    if requests:
-        update_partial_results(layout)
+    try:
+        states = _run_here(sweep, requests, options, console)
+    finally:  # also on Ctrl-C: sweep.json and partial_results.json show what finished
+        refresh_manifest(load_sweep(layout.root))
+        if requests:
+            update_partial_results(layout)
     from hpc_sweep.report.write import collect_to
 
     collect_to(layout.root, None, console=console)
     return all(state == "completed" for state in states.values())
 
 
-def _launch_slurm(sweep: Sweep, requests: list, options: SubmitOptions, console: Console) -> bool:
+def _run_here(sweep: Sweep, requests: list[JobRequest], options: SubmitOptions, console: Console) -> dict[str, str]:
+    """Run on this machine: in the foreground (debug) or on the GPU-aware local pool with a live display."""
+    if options.executor == "debug":
+        from hpc_sweep.launch.debug import run_debug
+
+        return run_debug(sweep.layout, requests)
+    from hpc_sweep.launch.gpus import default_max_parallel, detect_gpus
+    from hpc_sweep.launch.local import run_local
+    from hpc_sweep.report.live import LiveDisplay
+
+    gpus = detect_gpus()
+    per_run = int(sweep.manifest["spec"].get("gpus_per_run", 1))
+    max_parallel = options.max_parallel or default_max_parallel(gpus, per_run)
+    console.print(f"local executor: {max_parallel} at once, GPUs: {', '.join(gpus) if gpus else 'none (CPU)'}")
+    runs = {run["run_id"]: run for run in sweep.runs}
+    with LiveDisplay(sweep.layout, runs, console) as display:
+        return run_local(sweep.layout, requests, max_parallel, gpus, per_run, display.update, display.finished)
+
+
+def _launch_slurm(sweep: Sweep, requests: list[JobRequest], options: SubmitOptions, console: Console) -> bool:
     """Queue the runs as job arrays, record the job ids, and return at once (or wait with ``--wait``)."""
     from hpc_sweep.launch.slurm import submit_arrays
 
