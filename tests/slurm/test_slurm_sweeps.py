@@ -117,3 +117,14 @@ def test_a_failing_run_is_failed_with_its_exit_code_and_the_others_complete(tmp_
         assert bad["state"] == "failed" and bad["exit_code"] not in (0, None)
         assert f"exit code {bad['exit_code']}" in bad["reason"]
     assert "2 completed" in status.stdout and "2 failed" in status.stdout
+
+
+def test_wait_blocks_until_the_sweep_ends_then_collects(tmp_path: Path) -> None:
+    sweep = tmp_path / "wait"
+    result = run_cli(*DEMO, "--seeds", "1", "2", "--max_iterations", "10", "--num_envs", "64", "--wait",
+                     "--output_dir", str(sweep))  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert [run["state"] for run in _manifest(sweep)["runs"]] == ["completed", "completed"]
+    results = json.loads((sweep / "training_results.json").read_text())
+    assert [r["status"] for r in results["experiments"]] == ["completed", "completed"]
+    assert (sweep / "training_analysis.png").is_file()
