@@ -1,11 +1,16 @@
-"""Reading a sweep's TensorBoard files: our reader against EventAccumulator and tbparse, same files, same run.
+"""Benchmark: reading a sweep's TensorBoard files with our reader, tensorboard's EventAccumulator and tbparse.
 
-Builds once (cached under benchmarks/.cache/) 100 Isaac-Lab-like run dirs x 2000 iterations x 21 scalar tags with
-PyTorch's SummaryWriter (what RSL-RL uses), then times each reader in a fresh process (median of --repeats), checks
-that all of them return identical values (steps and float32 values hashed per run and tag), and prints seconds,
-speed-up against EventAccumulator (size_guidance 0 = keep every point) and peak memory.
+Why: collection must read every point of every run of a sweep, exactly, and quickly; this measures that claim on
+realistic files, against the readers people would otherwise use, in the same run on the same machine.
 
-    python benchmarks/collect_bench.py [--runs 100] [--iterations 2000] [--repeats 3]
+Builds once (cached under ``benchmarks/.cache/``, gitignored) Isaac-Lab-like run dirs
+(``logs/rsl_rl/bench/<timestamp>_seed<k>/``) of ``--iterations`` iterations x 21 RSL-RL scalar tags, written by
+PyTorch's ``SummaryWriter`` (what RSL-RL uses). Then every reader runs in a fresh process, ``--repeats`` times (the
+median is reported); each child hashes its steps and float32 values per run and tag, and all readers must agree.
+Exit status 1 when any reader's values differ.
+
+    python benchmarks/collect_bench.py                                       # 100 runs x 2000 iterations, 3 repeats
+    python benchmarks/collect_bench.py --runs 10 --iterations 300 --repeats 1  # quick
 """
 
 from __future__ import annotations
@@ -40,51 +45,51 @@ TAGS = [
     "Metrics/base_velocity/error_vel_xy",
 ]
 
-# Each reader prints one JSON line: {"hash": {run/tag: sha256}, "maxrss_mb": ...}.
-READERS = {
-    "hpc_sweep (2 processes)": """
-import sys
+# Each child gets the log root as argv[1] and fills ``out[(run name, tag)] = (steps, values)`` between the markers
+# of READ_START / READ_END; the epilogue hashes it and prints one JSON line.
+PROLOGUE = """
+import sys, time
 from pathlib import Path
-from hpc_sweep.collect.results import collect
-collection = collect(Path(sys.argv[1]), workers=2)
-out = {}
-for run in collection.runs:
-    for tag, (steps, values, _) in run.scalars.items():
-        out[(Path(run.source.log_dirs[0]).name, tag)] = (steps, values)
+root = Path(sys.argv[1])
+"""
+READERS = {
+    "hpc_sweep read_many (all cores)": """
+from hpc_sweep.collect.events import read_many
+t0 = time.perf_counter()
+results = read_many(sorted(root.glob("rsl_rl/*/*")))
+out = {(d.name, tag): (s.step, s.value) for d, r in results.items() for tag, s in r.scalars.items()}
 """,
     "hpc_sweep (1 process)": """
-import sys
-from pathlib import Path
 from hpc_sweep.collect.events import iter_event_files, read_event_files
+t0 = time.perf_counter()
 out = {}
-for run_dir in sorted(Path(sys.argv[1]).glob("*/*/*")):
+for run_dir in sorted(root.glob("rsl_rl/*/*")):
     for tag, s in read_event_files(iter_event_files(run_dir)).scalars.items():
         out[(run_dir.name, tag)] = (s.step, s.value)
 """,
-    "EventAccumulator": """
-import sys
-from pathlib import Path
+    "EventAccumulator (keep all)": """
 import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+t0 = time.perf_counter()
 out = {}
-for run_dir in sorted(Path(sys.argv[1]).glob("*/*/*")):
+for run_dir in sorted(root.glob("rsl_rl/*/*")):
     acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     acc.Reload()
     for tag in acc.Tags()["scalars"]:
         events = acc.Scalars(tag)
         out[(run_dir.name, tag)] = (np.array([e.step for e in events]), np.array([e.value for e in events]))
 """,
-    "tbparse": """
-import sys
-from pathlib import Path
+    "tbparse SummaryReader": """
 from tbparse import SummaryReader
-frame = SummaryReader(sys.argv[1], extra_columns={"dir_name"}).scalars
+t0 = time.perf_counter()
+frame = SummaryReader(str(root), extra_columns={"dir_name"}).scalars
 out = {}
 for (dir_name, tag), group in frame.groupby(["dir_name", "tag"]):
     out[(Path(dir_name).name, tag)] = (group["step"].to_numpy(), group["value"].to_numpy())
 """,
 }
 EPILOGUE = """
+reading = time.perf_counter() - t0
 import hashlib, json, resource
 import numpy as np
 digest = {}
@@ -93,15 +98,19 @@ for (run, tag), (steps, values) in sorted(out.items()):
     h = hashlib.sha256(np.asarray(steps)[order].astype("<i8").tobytes())
     h.update(np.asarray(values)[order].astype("<f4").tobytes())
     digest[f"{run}|{tag}"] = h.hexdigest()
-print(json.dumps({"hash": digest, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+points = int(sum(np.asarray(steps).size for steps, _ in out.values()))
+own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"hash": digest, "points": points, "reading_s": reading, "maxrss_mb": own, "workers_mb": workers}))
 """
 
 
-def _write_run(args: tuple[Path, int, int]) -> None:
+def _write_run(job: tuple[Path, int, int]) -> None:
+    """One run dir, written as RSL-RL writes it: 21 add_scalar calls per iteration."""
     import numpy as np
     from torch.utils.tensorboard import SummaryWriter
 
-    root, index, iterations = args
+    root, index, iterations = job
     run_dir = root / "rsl_rl" / "bench" / f"2026-01-01_00-00-{index:02d}_bench_seed{index}"
     rng = np.random.default_rng(index)
     writer = SummaryWriter(str(run_dir), flush_secs=120)
@@ -113,7 +122,7 @@ def _write_run(args: tuple[Path, int, int]) -> None:
 
 
 def build(runs: int, iterations: int) -> Path:
-    """The cached fixture tree (built on first use, in parallel)."""
+    """The cached fixture tree, built on first use with all cores."""
     root = CACHE / f"collect_{runs}x{iterations}x{len(TAGS)}" / "logs"
     done = root.parent / "complete"
     if done.exists():
@@ -128,15 +137,41 @@ def build(runs: int, iterations: int) -> Path:
 
 
 def run_reader(name: str, root: Path) -> tuple[float, dict]:
-    env = {**os.environ, "GIT_PYTHON_REFRESH": "quiet"}
-    started = time.time()
+    """One fresh process running one reader: its wall-clock seconds and its JSON report."""
+    started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-c", READERS[name] + EPILOGUE, str(root)], capture_output=True, text=True, env=env
+        [sys.executable, "-c", PROLOGUE + READERS[name] + EPILOGUE, str(root)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GIT_PYTHON_REFRESH": "quiet", "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
-    seconds = time.time() - started
+    seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"{name} failed:\n{result.stderr[-3000:]}")
     return seconds, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(title)
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            print(
+                "  ".join(
+                    cell.ljust(w) if i == 0 else cell.rjust(w)
+                    for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
+        return
+    table = Table(title=title)
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=150).print(table)
 
 
 def main() -> int:
@@ -147,29 +182,43 @@ def main() -> int:
     parser.add_argument("--readers", nargs="+", default=list(READERS), choices=list(READERS))
     args = parser.parse_args()
     root = build(args.runs, args.iterations)
-    size = sum(p.stat().st_size for p in root.rglob("events.out.tfevents.*")) / 1e6
-    results: dict[str, tuple[float, float]] = {}
-    hashes: dict[str, dict] = {}
+    files = list(root.rglob("events.out.tfevents.*"))
+    size_mb = sum(p.stat().st_size for p in files) / 1e6
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    print(f"machine: {cores} cores ({usable} usable by this process); {len(files)} event files, {size_mb:.0f} MB")
+    measured: dict[str, tuple[float, float, dict]] = {}
     for name in args.readers:
-        times = []
+        totals, readings, report = [], [], {}
         for _ in range(args.repeats):
-            seconds, output = run_reader(name, root)
-            times.append(seconds)
-        results[name] = (statistics.median(times), output["maxrss_mb"])
-        hashes[name] = output["hash"]
-        print(f"  {name}: {results[name][0]:.2f} s", flush=True)
-    reference = hashes[args.readers[0]]
-    identical = {name: digest == reference for name, digest in hashes.items()}
-    base = results.get("EventAccumulator", (None, None))[0]
-    print()
-    print(f"{args.runs} runs x {args.iterations} iterations x {len(TAGS)} tags ({size:.0f} MB of event files), "
-          f"{os.cpu_count()} cores, median of {args.repeats} fresh processes")  # fmt: skip
-    print(f"{'reader':<28}{'seconds':>10}{'vs EventAccumulator':>22}{'peak MB':>10}{'same values':>13}")
-    for name, (seconds, memory) in results.items():
-        ratio = f"{base / seconds:.1f}x faster" if base else "-"
-        print(f"{name:<28}{seconds:>10.2f}{ratio:>22}{memory:>10.0f}{'yes' if identical[name] else 'NO':>13}")
-    print(f"(points per reader: {len(reference)} run/tag series)")
-    return 0 if all(identical.values()) else 1
+            seconds, report = run_reader(name, root)
+            totals.append(seconds)
+            readings.append(report["reading_s"])
+        measured[name] = (statistics.median(totals), statistics.median(readings), report)
+        print(f"  {name}: {measured[name][0]:.2f} s (reading {measured[name][1]:.2f} s)", flush=True)
+    reference_name = args.readers[0]
+    reference = measured[reference_name][2]["hash"]
+    base = measured.get("EventAccumulator (keep all)")
+    rows = []
+    for name, (total, reading, report) in measured.items():
+        same = report["hash"] == reference
+        ratio = f"{base[1] / reading:.1f}x" if base else "-"
+        memory = f"{report['maxrss_mb']:.0f}" + (f" + {report['workers_mb']:.0f}" if report["workers_mb"] > 1 else "")
+        rows.append(
+            [name, f"{total:.2f}", f"{reading:.2f}", ratio, memory, f"{report['points']:,}", "yes" if same else "NO"]
+        )
+    title = (
+        f"{args.runs} runs x {args.iterations} iterations x {len(TAGS)} tags ({size_mb:.0f} MB), {cores} cores, "
+        f"median of {args.repeats} fresh processes"
+    )
+    header = ["reader", "process s", "reading s", "speed vs EA", "peak MB (+ workers)", "points", "same values"]
+    _print_table(title, header, rows)
+    differing = [name for name, (_, _, report) in measured.items() if report["hash"] != reference]
+    if differing:
+        print(f"VALUES DIFFER from {reference_name}: {', '.join(differing)}", file=sys.stderr)
+        return 1
+    print(f"all readers returned identical steps and float32 values ({len(reference)} run/tag series)")
+    return 0
 
 
 if __name__ == "__main__":
