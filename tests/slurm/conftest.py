@@ -12,10 +12,14 @@ import pytest
 CLUSTER_SCRIPT = Path(__file__).with_name("local_cluster.sh")
 
 
-def cluster_up() -> bool:
-    if shutil.which("sbatch") is None or not CLUSTER_SCRIPT.is_file():
-        return False
-    return subprocess.run(["bash", str(CLUSTER_SCRIPT), "status"], capture_output=True, timeout=60).returncode == 0
+def cluster_problem() -> str | None:
+    """Why the test cluster cannot take jobs (the status script's own words), or None when it can."""
+    if shutil.which("sbatch") is None:
+        return "sbatch is not on PATH"
+    status = subprocess.run(["bash", str(CLUSTER_SCRIPT), "status"], capture_output=True, text=True, timeout=60)
+    if status.returncode == 0:
+        return None
+    return " | ".join((status.stdout + status.stderr).split("\n")).strip(" |") or "status failed"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -24,10 +28,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     mine = [item for item in items if Path(str(item.fspath)).is_relative_to(here)]
     if not mine:
         return
-    up = cluster_up()
-    if not up and os.environ.get("HPC_SWEEP_REQUIRE_SLURM"):
-        raise pytest.UsageError("HPC_SWEEP_REQUIRE_SLURM is set but the Slurm test cluster does not answer")
+    problem = cluster_problem()
+    if problem and os.environ.get("HPC_SWEEP_REQUIRE_SLURM"):
+        raise pytest.UsageError(f"HPC_SWEEP_REQUIRE_SLURM is set but the Slurm test cluster does not answer: {problem}")
     for item in mine:
         item.add_marker(pytest.mark.slurm)
-        if not up:
-            item.add_marker(pytest.mark.skip(reason="no Slurm test cluster: run tests/slurm/local_cluster.sh start"))
+        if problem:
+            reason = f"no Slurm test cluster ({problem}): run sudo tests/slurm/local_cluster.sh start"
+            item.add_marker(pytest.mark.skip(reason=reason))

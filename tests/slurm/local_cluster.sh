@@ -1,86 +1,229 @@
 #!/usr/bin/env bash
 # A one-node Slurm cluster with accounting on this machine, for hpc_sweep's real-cluster tests.
 #
-#   tests/slurm/local_cluster.sh start    install packages when missing, write configs, start the daemons that are
-#                                         not running, wait until the node is idle (quick when already up)
+#   tests/slurm/local_cluster.sh start    install the packages when missing, write the configs, start the daemons
+#                                         that are not running, wait until the node is idle (< 2 s when already up)
 #   tests/slurm/local_cluster.sh status   each daemon's state and sinfo; exit 0 when the cluster accepts jobs
 #   tests/slurm/local_cluster.sh stop     stop only the daemons this script started (by their recorded pids)
 #
-# Debian's slurm-wlm, slurmdbd, munge and mariadb-server; daemons started by hand (no systemd). Two count-only GPUs
-# (gres.conf points at two empty files), so --gpus-per-node=1 jobs are scheduled two at a time.
+# Debian's slurm-wlm (slurmctld + slurmd), slurmdbd, munge and mariadb-server, started by hand (no systemd needed).
+# Partition "debug", two count-only GPUs (gres.conf points at two /dev/null-like device files), so --gpus-per-node=1
+# jobs run two at a time, each with its own CUDA_VISIBLE_DEVICES. Jobs run as the submitting user; root can submit.
+# Accounting is recorded (sacct) but not enforced.
+# See tests/slurm/README.md.
 set -euo pipefail
 
-STATE=/var/lib/hpc_sweep_slurm
-RUN=/run/hpc_sweep_slurm
+STATE=/var/lib/hpc_sweep_slurm          # controller state, slurmd spool, the two fake GPU files
+RUN=/run/hpc_sweep_slurm                # daemon pid files; started/NAME.pid = the daemons this script started
 LOGS=/var/log/hpc_sweep_slurm
 CONF=/etc/slurm
+MARKER="# Written by hpc_sweep tests/slurm/local_cluster.sh"
 CLUSTER=hpcsweep
 PARTITION=debug
 DB_NAME=slurm_acct_db
 DB_USER=slurm
 DB_PASS=hpc_sweep_slurm_db
-HOST=$(hostname -s)
 PACKAGES=(slurm-wlm slurmdbd munge mariadb-server)
+DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd)  # start order; stop goes the other way
+HOST=$(hostname -s)
+SLURM_CONF_CHANGED=0
+DBD_CONF_CHANGED=0
 
 say() { printf '[local_cluster] %s\n' "$*"; }
-die() {
-  printf '[local_cluster] error: %s\n' "$1" >&2
-  if [ -n "${2:-}" ] && [ -f "$2" ]; then tail -n 20 "$2" >&2; fi
+die() { # die REASON [LOG...]: one line why, then the tail of each (non-empty) log
+  printf '[local_cluster] FAILED: %s\n' "$1" >&2
+  shift
+  local log
+  for log in "$@"; do
+    if [ -s "$log" ] && [ -r "$log" ]; then
+      printf '[local_cluster] last lines of %s:\n' "$log" >&2
+      tail -n 20 "$log" | sed 's/^/    /' >&2
+    fi
+  done
   exit 1
 }
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-alive() { # alive NAME: the daemon we recorded (or its own pid file) is running
-  local pid_file="$RUN/started/$1.pid" pid=""
-  [ -f "$pid_file" ] && pid=$(cat "$pid_file")
-  if [ -z "$pid" ] && [ -n "${2:-}" ] && [ -f "$2" ]; then pid=$(cat "$2"); fi
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+launch() { # launch NAME COMMAND...: start a self-daemonizing daemon; what it prints before detaching goes to a log
+  local name=$1
+  shift
+  rm -f "$(own_pid_file "$name")"
+  "$@" </dev/null >"$LOGS/$name.launch.log" 2>&1 9>&- \
+    || die "$name did not start ($*)" "$LOGS/$name.launch.log" "$(log_of "$name")"
 }
 
-record() { # record NAME PID: remember that we started this daemon
-  mkdir -p "$RUN/started"
-  echo "$2" >"$RUN/started/$1.pid"
+# --- pids: a pid counts only while /proc says it is still that daemon (a reused pid is not ours) -----------------
+
+own_pid_file() { # the pid file the daemon writes itself
+  case $1 in
+    munged) echo /run/munge/munged.pid ;;
+    mariadbd) echo /run/mysqld/mysqld.pid ;;
+    *) echo "$RUN/$1.pid" ;;
+  esac
 }
 
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
-  local seconds=$1 what=$2
-  shift 2
-  for _ in $(seq 1 "$((seconds * 4))"); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.25
-  done
+log_of() {
+  case $1 in
+    munged) echo /var/log/munge/munged.log ;;
+    mariadbd) echo "$LOGS/mariadb.log" ;;
+    *) echo "$LOGS/$1.log" ;;
+  esac
+}
+
+is_daemon() { # is_daemon NAME PID
+  [ -n "$2" ] && [ -r "/proc/$2/comm" ] && [ "$(cat "/proc/$2/comm" 2>/dev/null)" = "$1" ]
+}
+
+read_pid() { if [ -r "$1" ]; then tr -dc '0-9' <"$1"; fi; }
+
+wrote_pid() { is_daemon "$1" "$(read_pid "$(own_pid_file "$1")")"; } # the daemon's own pid file names it
+
+running_pid() { # running_pid NAME: prints the daemon's pid (ours first, else its own pid file); fails if not running
+  local pid
+  pid=$(read_pid "$RUN/started/$1.pid")
+  if is_daemon "$1" "$pid"; then echo "$pid"; return 0; fi
+  pid=$(read_pid "$(own_pid_file "$1")")
+  if is_daemon "$1" "$pid"; then echo "$pid"; return 0; fi
   return 1
 }
 
+ours() { # ours NAME: this script started the running daemon
+  local pid
+  pid=$(read_pid "$RUN/started/$1.pid")
+  is_daemon "$1" "$pid"
+}
+
+record() { # record NAME: remember the pid of the daemon we just started
+  local pid
+  pid=$(read_pid "$(own_pid_file "$1")")
+  is_daemon "$1" "$pid" || die "$1 started but its pid file $(own_pid_file "$1") names no $1 process" "$(log_of "$1")"
+  mkdir -p "$RUN/started"
+  echo "$pid" >"$RUN/started/$1.pid"
+}
+
+wait_for() { # wait_for SECONDS COMMAND...: poll every 0.25 s
+  local deadline=$(($(date +%s) + $1))
+  shift
+  while true; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.25
+  done
+}
+
+stop_daemon() { # stop_daemon NAME: SIGTERM the recorded pid, SIGKILL after a grace period
+  local name=$1 pid
+  pid=$(read_pid "$RUN/started/$name.pid")
+  if is_daemon "$name" "$pid"; then
+    say "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$(($(date +%s) + 30))
+    while is_daemon "$name" "$pid" && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.2; done
+    if is_daemon "$name" "$pid"; then
+      say "$name (pid $pid) ignored SIGTERM for 30 s: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$RUN/started/$name.pid"
+}
+
+# --- packages ---------------------------------------------------------------------------------------------------
+
 install_packages() {
-  local missing=()
+  local missing=() pkg
   for pkg in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  say "installing ${missing[*]}"
+  local started=$SECONDS
+  say "installing ${missing[*]} (once; takes a minute)"
   export DEBIAN_FRONTEND=noninteractive
-  # No init system here: keep package scripts from trying to start services.
-  printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
-  as_root chmod +x /usr/sbin/policy-rc.d
-  as_root apt-get update -qq
-  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  as_root rm -f /usr/sbin/policy-rc.d
+  # Keep the packages' maintainer scripts from starting services (no init system here; we start them by hand).
+  # An existing policy-rc.d (e.g. a container image's) is left as it is.
+  local made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# temporary, from hpc_sweep tests/slurm/local_cluster.sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  mkdir -p "$LOGS"
+  local apt_log="$LOGS/apt.log" updated=0
+  : >"$apt_log"
+  local policy
+  for pkg in "${missing[@]}"; do # refresh the package lists only when they do not know a package
+    policy=$(apt-cache policy "$pkg" 2>/dev/null || true)
+    if [[ "$policy" != *"Candidate: "[0-9]* ]]; then
+      say "apt-get update"
+      apt-get update -q >>"$apt_log" 2>&1 || die "apt-get update failed" "$apt_log"
+      updated=1
+      break
+    fi
+  done
+  local install=(apt-get install -y -q --no-install-recommends
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}")
+  if ! "${install[@]}" >>"$apt_log" 2>&1; then
+    [ "$updated" -eq 0 ] || die "apt-get install ${missing[*]} failed" "$apt_log"
+    say "install failed with the current package lists: apt-get update and retry"
+    apt-get update -q >>"$apt_log" 2>&1 || die "apt-get update failed" "$apt_log"
+    "${install[@]}" >>"$apt_log" 2>&1 || die "apt-get install ${missing[*]} failed" "$apt_log"
+  fi
+  if [ "$made_policy" -eq 1 ]; then
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+  fi
+  say "installed in $((SECONDS - started)) s"
+}
+
+# --- configs ----------------------------------------------------------------------------------------------------
+
+put_config() { # put_config NAME MODE < text: replace $CONF/NAME only when its text changed; 0 = changed
+  local target="$CONF/$1" tmp
+  tmp=$(mktemp "$CONF/.$1.XXXXXX")
+  cat >"$tmp"
+  chmod "$2" "$tmp"
+  if cmp -s "$tmp" "$target"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  mv -f "$tmp" "$target"
+  return 0
+}
+
+make_fake_gpus() { # the two count-only GPUs: character devices like /dev/null (slurmd wants devices), else files
+  local gpu
+  for gpu in "$STATE/gpu0" "$STATE/gpu1"; do
+    [ -c "$gpu" ] && continue
+    rm -f "$gpu"
+    mknod -m 666 "$gpu" c 1 3 2>/dev/null || touch "$gpu"
+  done
 }
 
 write_configs() {
-  local cpus mem
+  local cpus mem_total mem
   cpus=$(nproc)
-  mem=$(($(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) - 2048))
-  mkdir -p "$STATE/ctld" "$STATE/d" "$RUN" "$LOGS" "$CONF"
-  touch "$STATE/gpu0" "$STATE/gpu1"
-  cat >"$CONF/slurm.conf.new" <<EOF
-# Written by hpc_sweep tests/slurm/local_cluster.sh: a one-node test cluster.
+  mem_total=$(free -m | awk '/^Mem:/ {print $2}')
+  mem=$((mem_total - 2048)) # headroom for the OS and the daemons
+  [ "$mem" -ge 256 ] || mem=$((mem_total / 2))
+  if [ -e "$CONF/slurm.conf" ] && ! grep -qF "$MARKER" "$CONF/slurm.conf"; then
+    die "$CONF/slurm.conf exists and was not written by this script: refusing to replace a real Slurm config"
+  fi
+  mkdir -p "$STATE/ctld" "$STATE/d" "$RUN/started" "$LOGS" "$CONF"
+  make_fake_gpus
+
+  # Settings the tests rely on: two count-only GPUs; thousand-task arrays; finished jobs stay visible to squeue /
+  # scontrol for 5 minutes and forever to sacct; no grace after a --time limit (OverTimeLimit=0; slurmctld checks
+  # limits every 30 s), SIGTERM then SIGKILL KillWait=10 s later; requeue allowed, and a requeued job may start
+  # again after cred_expire (30 s; Slurm's default 120 s); the scheduler runs every second. CR_CPU: memory is not a
+  # consumed resource, so jobs without --mem do not each claim the whole node.
+  if put_config slurm.conf 644 <<EOF; then SLURM_CONF_CHANGED=1; fi
+$MARKER: a one-node test cluster.
 ClusterName=$CLUSTER
-SlurmctldHost=$HOST
+SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+AuthInfo=cred_expire=30
+CredType=cred/munge
 StateSaveLocation=$STATE/ctld
 SlurmdSpoolDir=$STATE/d
 SlurmctldPidFile=$RUN/slurmctld.pid
@@ -99,6 +242,7 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 MpiDefault=none
 SwitchType=switch/none
+MailProg=/bin/true
 MaxArraySize=1001
 MaxJobCount=20000
 MinJobAge=300
@@ -107,16 +251,21 @@ OverTimeLimit=0
 JobRequeue=1
 ReturnToService=2
 SchedulerType=sched/backfill
-SchedulerParameters=bf_interval=1,sched_min_interval=100000
+SchedulerParameters=batch_sched_delay=0,sched_interval=1,sched_min_interval=100000,bf_interval=1
 SlurmdTimeout=60
 InactiveLimit=0
-NodeName=$HOST CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
 PartitionName=$PARTITION Nodes=$HOST Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
-  cat >"$CONF/gres.conf.new" <<EOF
+
+  if put_config gres.conf 644 <<EOF; then SLURM_CONF_CHANGED=1; fi
+$MARKER: two count-only GPUs (device files like /dev/null).
 NodeName=$HOST Name=gpu File=$STATE/gpu[0-1]
 EOF
-  cat >"$CONF/slurmdbd.conf.new" <<EOF
+
+  # Read by slurmdbd only; holds the database password: mode 600, owned by the SlurmUser (root).
+  if put_config slurmdbd.conf 600 <<EOF; then DBD_CONF_CHANGED=1; fi
+$MARKER: accounting into the local MariaDB.
 AuthType=auth/munge
 DbdHost=localhost
 SlurmUser=root
@@ -128,126 +277,219 @@ StorageLoc=$DB_NAME
 PidFile=$RUN/slurmdbd.pid
 LogFile=$LOGS/slurmdbd.log
 EOF
-  chmod 600 "$CONF/slurmdbd.conf.new"
-  for name in slurm.conf gres.conf slurmdbd.conf; do
-    if ! cmp -s "$CONF/$name.new" "$CONF/$name" 2>/dev/null; then mv "$CONF/$name.new" "$CONF/$name"; else rm -f "$CONF/$name.new"; fi
-  done
+  chown root:root "$CONF/slurmdbd.conf"
 }
 
-start_munge() {
-  alive munged /run/munge/munged.pid && return 0
-  mkdir -p /run/munge && chown munge:munge /run/munge
-  [ -f /etc/munge/munge.key ] || { /usr/sbin/mungekey --create 2>/dev/null || dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 2>/dev/null; }
-  chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
+# --- daemons ----------------------------------------------------------------------------------------------------
+
+start_munged() {
+  running_pid munged >/dev/null && return 0
   say "starting munged"
-  runuser -u munge -- /usr/sbin/munged
-  wait_for 10 munged test -s /run/munge/munged.pid || die "munged did not start" /var/log/munge/munged.log
-  record munged "$(cat /run/munge/munged.pid)"
+  mkdir -p /run/munge /var/log/munge /var/lib/munge
+  chown munge:munge /run/munge /var/log/munge /var/lib/munge
+  if [ ! -s /etc/munge/munge.key ]; then
+    mungekey --create --keyfile=/etc/munge/munge.key >/dev/null 2>&1 \
+      || dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
+  fi
+  chown munge:munge /etc/munge/munge.key
+  chmod 400 /etc/munge/munge.key
+  launch munged runuser -u munge -- /usr/sbin/munged
+  wait_for 10 wrote_pid munged || die "munged did not write its pid file" "$LOGS/munged.launch.log" "$(log_of munged)"
+  wait_for 10 munge -n || die "munged does not answer (munge -n)" "$LOGS/munged.launch.log" "$(log_of munged)"
+  record munged
 }
 
-start_mariadb() {
-  if alive mariadbd && mysqladmin --protocol=socket ping >/dev/null 2>&1; then return 0; fi
-  if mysqladmin --protocol=socket ping >/dev/null 2>&1; then return 0; fi # someone else's server: use it
-  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
-  [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null
-  say "starting mariadbd"
-  nohup /usr/sbin/mariadbd --user=mysql --datadir=/var/lib/mysql --socket=/run/mysqld/mysqld.sock \
-    --pid-file=/run/mysqld/mysqld.pid >"$LOGS/mariadb.log" 2>&1 &
-  record mariadbd $!
-  wait_for 60 mariadb mysqladmin --protocol=socket ping || die "mariadbd did not start" "$LOGS/mariadb.log"
-  mysql --protocol=socket -e "CREATE DATABASE IF NOT EXISTS $DB_NAME;
+mariadb_up() { mysqladmin --protocol=socket --socket=/run/mysqld/mysqld.sock ping; }
+
+start_mariadbd() {
+  if ! running_pid mariadbd >/dev/null && ! mariadb_up >/dev/null 2>&1; then
+    say "starting mariadbd"
+    mkdir -p /run/mysqld
+    chown mysql:mysql /run/mysqld
+    if [ ! -d /var/lib/mysql/mysql ]; then
+      mariadb-install-db --user=mysql --datadir=/var/lib/mysql >"$LOGS/mariadb-install.log" 2>&1 \
+        || die "mariadb-install-db failed" "$LOGS/mariadb-install.log"
+    fi
+    rm -f /run/mysqld/mysqld.pid
+    # Its own session, so that a signal to the caller's process group does not take the database down with it.
+    # Unix socket only (no TCP port); buffer pool and lock wait as slurmdbd recommends.
+    setsid /usr/sbin/mariadbd --user=mysql --datadir=/var/lib/mysql --socket=/run/mysqld/mysqld.sock \
+      --pid-file=/run/mysqld/mysqld.pid --skip-networking --innodb-buffer-pool-size=512M \
+      --innodb-lock-wait-timeout=900 </dev/null >>"$LOGS/mariadb.log" 2>&1 9>&- &
+    wait_for 60 mariadb_up || die "mariadbd does not answer" "$LOGS/mariadb.log"
+    wait_for 10 wrote_pid mariadbd || die "mariadbd did not write its pid file" "$LOGS/mariadb.log"
+    record mariadbd
+  fi
+  # The accounting database and its user (idempotent; also when the server is someone else's).
+  mysql --protocol=socket --socket=/run/mysqld/mysqld.sock -e "CREATE DATABASE IF NOT EXISTS $DB_NAME;
     CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASS';
-    GRANT ALL ON $DB_NAME.* TO '$DB_USER'@'localhost'; FLUSH PRIVILEGES;"
+    GRANT ALL ON $DB_NAME.* TO '$DB_USER'@'localhost';" 2>"$LOGS/mariadb-setup.log" \
+    || die "creating database $DB_NAME and user $DB_USER failed" "$LOGS/mariadb-setup.log"
 }
+
+dbd_up() { sacctmgr -n -P list cluster format=Cluster; }
 
 start_slurmdbd() {
-  alive slurmdbd "$RUN/slurmdbd.pid" && return 0
-  say "starting slurmdbd"
-  /usr/sbin/slurmdbd
-  wait_for 30 slurmdbd sacctmgr -n list cluster || die "slurmdbd does not answer" "$LOGS/slurmdbd.log"
-  record slurmdbd "$(cat "$RUN/slurmdbd.pid")"
-  if ! sacctmgr -n -P list cluster format=Cluster | grep -qx "$CLUSTER"; then
-    sacctmgr -i add cluster "$CLUSTER" >/dev/null
+  if ! running_pid slurmdbd >/dev/null; then
+    say "starting slurmdbd"
+    launch slurmdbd /usr/sbin/slurmdbd
+    wait_for 30 dbd_up \
+      || die "slurmdbd does not answer (sacctmgr list cluster)" "$LOGS/slurmdbd.launch.log" "$LOGS/slurmdbd.log"
+    wait_for 10 wrote_pid slurmdbd \
+      || die "slurmdbd did not write its pid file" "$LOGS/slurmdbd.launch.log" "$LOGS/slurmdbd.log"
+    record slurmdbd
+  fi
+  local clusters
+  clusters=$(dbd_up 2>/dev/null || true)
+  if ! grep -qx "$CLUSTER" <<<"$clusters"; then
+    say "registering cluster $CLUSTER in the accounting database"
+    sacctmgr -i add cluster "$CLUSTER" >/dev/null || die "sacctmgr add cluster $CLUSTER failed" "$LOGS/slurmdbd.log"
   fi
 }
 
 start_slurmctld() {
-  alive slurmctld "$RUN/slurmctld.pid" && return 0
+  running_pid slurmctld >/dev/null && return 0
   say "starting slurmctld"
-  /usr/sbin/slurmctld
-  wait_for 30 slurmctld scontrol ping || die "slurmctld does not answer" "$LOGS/slurmctld.log"
-  record slurmctld "$(cat "$RUN/slurmctld.pid")"
+  launch slurmctld /usr/sbin/slurmctld
+  wait_for 30 scontrol ping \
+    || die "slurmctld does not answer (scontrol ping)" "$LOGS/slurmctld.launch.log" "$LOGS/slurmctld.log"
+  wait_for 10 wrote_pid slurmctld \
+    || die "slurmctld did not write its pid file" "$LOGS/slurmctld.launch.log" "$LOGS/slurmctld.log"
+  record slurmctld
 }
 
 start_slurmd() {
-  alive slurmd "$RUN/slurmd.pid" && return 0
+  running_pid slurmd >/dev/null && return 0
   say "starting slurmd"
-  /usr/sbin/slurmd
-  wait_for 30 slurmd test -s "$RUN/slurmd.pid" || die "slurmd did not start" "$LOGS/slurmd.log"
-  record slurmd "$(cat "$RUN/slurmd.pid")"
+  launch slurmd /usr/sbin/slurmd
+  wait_for 15 wrote_pid slurmd || die "slurmd did not write its pid file" "$LOGS/slurmd.launch.log" "$LOGS/slurmd.log"
+  record slurmd
+}
+
+restart_if_ours() { # restart_if_ours NAME: after a config change
+  if running_pid "$1" >/dev/null; then
+    if ours "$1"; then
+      say "config changed: restarting $1 (running jobs keep running)"
+      stop_daemon "$1"
+    else
+      say "config changed but $1 was not started by this script: running scontrol reconfigure instead"
+      scontrol reconfigure >/dev/null 2>&1 || true
+    fi
+  fi
+}
+
+node_state() { # the node's state, empty while it does not respond
+  local states
+  states=$(sinfo -h -r -n "$HOST" -o '%T' 2>/dev/null || true)
+  echo "${states%%$'\n'*}"
+}
+
+node_reason() { # state and reason, for messages
+  local out
+  out=$(sinfo -h -n "$HOST" -o '%T %E' 2>&1 || true)
+  echo "${out%%$'\n'*}"
 }
 
 node_ready() {
-  local state
-  state=$(sinfo -h -n "$HOST" -o '%T' 2>/dev/null | head -n 1)
-  case "$state" in idle | mixed | allocated | completing) return 0 ;; esac
+  case "$(node_state)" in idle* | mixed* | allocated* | completing*) return 0 ;; esac
   return 1
 }
 
+daemon_up() { # daemon_up NAME: running (a database server answering on the socket counts, whoever started it)
+  running_pid "$1" >/dev/null && return 0
+  [ "$1" = mariadbd ] && mariadb_up >/dev/null 2>&1
+}
+
+all_running() {
+  local name
+  for name in "${DAEMONS[@]}"; do daemon_up "$name" || return 1; done
+}
+
+# --- commands ---------------------------------------------------------------------------------------------------
+
 cmd_status() {
-  local ok=0
-  for name in munged mariadbd slurmdbd slurmctld slurmd; do
-    case $name in
-      munged) pid_file=/run/munge/munged.pid ;;
-      mariadbd) pid_file=/run/mysqld/mysqld.pid ;;
-      *) pid_file="$RUN/$name.pid" ;;
-    esac
-    if alive "$name" "$pid_file"; then say "$name: running"; else say "$name: not running"; ok=1; fi
+  local ok=0 name pid
+  for name in "${DAEMONS[@]}"; do
+    if pid=$(running_pid "$name"); then
+      if ours "$name"; then say "$name: running (pid $pid)"; else say "$name: running (pid $pid, not ours)"; fi
+    elif daemon_up "$name"; then
+      say "$name: a server answers on /run/mysqld/mysqld.sock (not ours)"
+    else
+      say "$name: NOT running"
+      ok=1
+    fi
   done
-  if command -v sinfo >/dev/null && node_ready; then
-    sinfo
+  if ! command -v sinfo >/dev/null; then
+    say "sinfo: not installed (run: sudo $0 start)"
+    return 1
+  fi
+  if ! running_pid slurmctld >/dev/null; then # sinfo would retry for 9 s
+    say "node $HOST does not accept jobs: no slurmctld"
+    ok=1
+  elif node_ready; then
+    sinfo -o '%10P %6a %10l %6D %10T %12N %G' 2>&1 | sed 's/^/    /'
   else
-    say "node $HOST is not ready"
+    say "node $HOST does not accept jobs: $(node_reason)"
     ok=1
   fi
-  return $ok
+  if [ "$ok" -eq 0 ]; then say "cluster $CLUSTER is up: partition $PARTITION"; fi
+  return "$ok"
 }
 
 cmd_start() {
-  if command -v sinfo >/dev/null && node_ready && cmd_status >/dev/null 2>&1; then
-    say "already up: $(sinfo -h -o '%P %T %N' | head -n 1)"
+  if [ "$(id -u)" -ne 0 ] && command -v sinfo >/dev/null && all_running && node_ready; then
+    say "already up: partition $PARTITION, node $HOST $(node_state) (not root: configs not checked)"
     return 0
   fi
-  [ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and starts daemons)"
+  [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 start): it installs packages, writes /etc/slurm and starts daemons"
+  mkdir -p "$RUN"
+  exec 9>"$RUN/lock"
+  flock -w 600 9 || die "another local_cluster.sh is still running (lock $RUN/lock)"
   install_packages
   write_configs
-  start_munge
-  start_mariadb
+  if [ "$SLURM_CONF_CHANGED" -eq 0 ] && [ "$DBD_CONF_CHANGED" -eq 0 ] && all_running && node_ready; then
+    say "already up: partition $PARTITION, node $HOST $(node_state) ($((SECONDS)) s)"
+    return 0
+  fi
+  if [ "$DBD_CONF_CHANGED" -eq 1 ]; then restart_if_ours slurmdbd; fi
+  if [ "$SLURM_CONF_CHANGED" -eq 1 ]; then
+    restart_if_ours slurmd
+    restart_if_ours slurmctld
+  fi
+  start_munged
+  start_mariadbd
   start_slurmdbd
   start_slurmctld
   start_slurmd
-  if ! wait_for 60 node node_ready; then
+  say "waiting for node $HOST to become idle"
+  if ! wait_for 60 node_ready; then
+    say "node $HOST is $(node_state): resuming it"
     scontrol update nodename="$HOST" state=resume >/dev/null 2>&1 || true
-    wait_for 30 node node_ready || die "node $HOST did not become idle: $(sinfo -h -o '%T %E' 2>&1)" "$LOGS/slurmd.log"
+    wait_for 30 node_ready \
+      || die "node $HOST did not become idle: $(node_reason)" "$LOGS/slurmd.log" "$LOGS/slurmctld.log"
   fi
-  say "up: $(sinfo -h -o '%P %T %N %G' | head -n 1) (MaxArraySize $(scontrol show config | awk '/^MaxArraySize/ {print $3}'))"
+  say "up in $SECONDS s: Slurm $(sinfo -V | awk '{print $2}'), cluster $CLUSTER, partition $PARTITION," \
+    "node $HOST $(sinfo -h -n "$HOST" -o '%c CPUs, %m MB, %G')," \
+    "MaxArraySize $(scontrol show config | awk '$1 == "MaxArraySize" {print $3}')"
 }
 
 cmd_stop() {
-  [ -d "$RUN/started" ] || { say "nothing started by this script"; return 0; }
-  for name in slurmd slurmctld slurmdbd mariadbd munged; do
-    local pid_file="$RUN/started/$name.pid"
-    [ -f "$pid_file" ] || continue
-    local pid
-    pid=$(cat "$pid_file")
-    if kill -0 "$pid" 2>/dev/null; then
-      say "stopping $name ($pid)"
-      kill "$pid"
-      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-      kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 stop)"
+  mkdir -p "$RUN"
+  exec 9>"$RUN/lock"
+  flock -w 600 9 || die "another local_cluster.sh is still running (lock $RUN/lock)"
+  local name any=0 i
+  for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do
+    name=${DAEMONS[$i]}
+    if [ -f "$RUN/started/$name.pid" ]; then
+      any=1
+      stop_daemon "$name"
+    elif running_pid "$name" >/dev/null; then
+      say "$name: not started by this script, left running"
     fi
-    rm -f "$pid_file"
   done
+  [ "$any" -eq 1 ] || say "nothing to stop: no daemon was started by this script"
+  say "stopped (jobs still running keep running; their slurmstepd reattach when slurmd starts again)"
 }
 
 case "${1:-}" in
