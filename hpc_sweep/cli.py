@@ -84,7 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add(sweep, "workdir", help="override the profile's working directory")
     _add(sweep, "dry_run", action="store_true", help="print the plan and every run's command; create nothing")
     _add(sweep, "gpus_per_run", type=_positive_int, default=1, help="GPUs per run: >1 uses torch.distributed.run")
-    _add(sweep, "max_parallel", type=_positive_int, help="local: runs at once (default: GPUs, or CPU cores / 2)")
+    _add(
+        sweep,
+        "runs_per_gpu",
+        type=_positive_int,
+        default=1,
+        help="runs sharing one GPU: slurm packs them into one job, local gives each GPU that many slots",
+    )
+    _add(
+        sweep,
+        "max_parallel",
+        type=_positive_int,
+        help="local: runs at once (default: GPUs x runs_per_gpu, or CPU cores / 2)",
+    )
     _add(sweep, "resume", action="store_true", help="reuse an existing sweep dir and run its unfinished runs")
     slurm = submit.add_argument_group("slurm resources (override the profile's [slurm] table)")
     for name, kind, text in (
@@ -215,6 +227,7 @@ def _submit(args: argparse.Namespace) -> int:
         additional_args=tuple(args.additional_args),
         grid=parse_grid(args.grid),
         gpus_per_run=args.gpus_per_run,
+        runs_per_gpu=args.runs_per_gpu,
     )
     spec.validate()
     if args.max_requeues < 0:

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from hpc_sweep.layout import SweepLayout
 from hpc_sweep.records import now_iso, read_record, update_partial_results, write_record
 
 _KILL_GRACE_S = 15.0
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _MODEL = re.compile(r"model_(\d+)\.pt")
 
 
@@ -69,6 +71,17 @@ class TrainingJob:
         self._request: JobRequest | None = None
         self._scan = LogScan()
         self._started = time.time()
+        self._stopped_by: list[str] = []
+        # Guards the end of the record: a requeue signal (checkpoint) and the training's own end may race in a pack.
+        self._ending = threading.RLock()
+        self._checkpointed = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        """submitit pickles the job before it runs: only a fresh one travels (a lock and a process do not pickle)."""
+        return {}
+
+    def __setstate__(self, _state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
 
     def __call__(self, request: JobRequest) -> dict[str, Any]:
         """Run one attempt and return the run's final record (also written to ``record.json``).
@@ -99,25 +112,42 @@ class TrainingJob:
         write_record(layout, record)
         started = self._started = time.time()
         outcome = self._run_subprocess(request, argv, layout.train_log(request.run_id), record["attempt"])
-        state, reason = _classify(outcome, outcome.scan, _find_log_dir(request, outcome.scan, started))
-        return self._finish(layout, outcome, state, reason, started)
+        with self._ending:
+            if self._checkpointed:  # the requeue signal stopped this attempt and recorded it
+                return record
+            state, reason = _classify(outcome, outcome.scan, _find_log_dir(request, outcome.scan, started))
+            return self._finish(layout, outcome, state, reason, started)
 
     def checkpoint(self, request: JobRequest) -> Any:
         """submitit's hook on the time-limit (or preemption) signal: stop the training, record, requeue as is."""
         import submitit
 
-        if self._process is not None:
-            _stop_group(self._process, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._process.wait(timeout=_KILL_GRACE_S)
-            _stop_group(self._process, signal.SIGKILL)
-        if self._record is not None:
-            layout = SweepLayout(Path(request.sweep_dir))
-            outcome = _Outcome(self._process.poll() if self._process else None, self._scan, "SIGUSR2", None)
-            started = self._started
-            reason = "time limit or preemption signal: requeued, will resume from the latest checkpoint"
-            self._finish(layout, outcome, "requeued", reason, started)
+        stop_for_requeue([self])
         return submitit.helpers.DelayedSubmission(TrainingJob(), request)
+
+    def stop(self, signame: str) -> None:
+        """Stop the training on a scheduler or user signal (SIGINT is passed on as is, the others as SIGTERM)."""
+        self._stopped_by.append(signame)
+        if self._process is not None:
+            _stop_group(self._process, signal.SIGINT if signame == "SIGINT" else signal.SIGTERM)
+
+    def _claim_for_requeue(self) -> bool:
+        """Mark the running attempt as ending in a requeue, before its training is stopped (so that the training's
+        end is not recorded as a failure); False when the attempt already ended by itself."""
+        with self._ending:
+            if self._record is None or self._request is None or self._record.get("end_time"):
+                return False
+            self._checkpointed = True
+            return True
+
+    def _record_requeue(self) -> None:
+        """Once the claimed attempt's training was stopped: record the attempt as requeued."""
+        with self._ending:
+            assert self._record is not None and self._request is not None
+            layout = SweepLayout(Path(self._request.sweep_dir))
+            outcome = _Outcome(self._process.poll() if self._process else None, self._scan, "SIGUSR2", None)
+            reason = "time limit or preemption signal: requeued, will resume from the latest checkpoint"
+            self._finish(layout, outcome, "requeued", reason, self._started)
 
     def _finish(
         self, layout: SweepLayout, outcome: _Outcome, state: str, reason: str | None, started: float
@@ -171,7 +201,6 @@ class TrainingJob:
         if request.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = request.gpu
         scan = self._scan = LogScan()
-        stopped_by: list[str] = []
         with open(log_path, "ab", buffering=0) as log:
             header = f"=== hpc_sweep run {request.run_id} attempt {attempt} on {socket.gethostname()} at {now_iso()}\n"
             header += f"=== cwd: {request.workdir}\n=== argv: {argv}\n"
@@ -186,7 +215,7 @@ class TrainingJob:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=_prepare_child,
                 )
             except OSError as error:
                 message = f"could not start the training command: {error}"
@@ -194,14 +223,11 @@ class TrainingJob:
                 return _Outcome(returncode=None, scan=scan, stopped_by=None, start_error=message)
 
             def forward(signum: int, _frame: Any) -> None:
-                stopped_by.append(signal.Signals(signum).name)
-                _stop_group(process, signal.SIGTERM if signum != signal.SIGINT else signal.SIGINT)
+                self.stop(signal.Signals(signum).name)
 
-            handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
             previous = {}
-            for signum in handled:
-                with contextlib.suppress(ValueError):  # not the main thread: cannot install handlers
-                    previous[signum] = signal.signal(signum, forward)
+            if threading.current_thread() is threading.main_thread():  # in a pack, PackedJob forwards signals
+                previous = {signum: signal.signal(signum, forward) for signum in _FORWARDED}
             try:
                 assert process.stdout is not None
                 for raw in process.stdout:
@@ -216,12 +242,83 @@ class TrainingJob:
                 for signum, handler in previous.items():
                     signal.signal(signum, handler)
             log.write(f"=== exit code {returncode} at {now_iso()}\n".encode())
-        stopped = stopped_by[0] if stopped_by else None
+        stopped = self._stopped_by[0] if self._stopped_by else None
         return _Outcome(returncode=returncode, scan=scan, stopped_by=stopped, start_error=None)
 
 
-def _die_with_parent() -> None:
-    """In the child: ask Linux to SIGKILL the training if this wrapper dies (e.g. SIGKILLed), so none is orphaned."""
+class PackedJob:
+    """Several runs in one job, sharing its GPU (``--runs_per_gpu``): each run its own TrainingJob, process, log,
+    record and requeue/resume; the pack requeues as one job.
+
+    Runs are driven from threads (the trainings are processes; the threads only stream their output), and this
+    object forwards the job's stop signals to all of them. Runs that completed in an earlier attempt of the pack are
+    not run again.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: list[TrainingJob] = []
+
+    def __call__(self, requests: tuple[JobRequest, ...]) -> list[dict[str, Any]]:
+        """Run every unfinished request of the pack at once; return their records in order."""
+        layout = SweepLayout(Path(requests[0].sweep_dir))
+        todo = [r for r in requests if (read_record(layout, r.run_id) or {}).get("state") != "completed"]
+        self._jobs = [TrainingJob() for _ in todo]
+        records: dict[str, dict[str, Any]] = {}
+
+        def run(job: TrainingJob, request: JobRequest) -> None:
+            records[request.run_id] = job(request)
+
+        def forward(signum: int, _frame: Any) -> None:
+            for job in self._jobs:
+                job.stop(signal.Signals(signum).name)
+
+        previous = {signum: signal.signal(signum, forward) for signum in _FORWARDED}
+        pairs = list(zip(self._jobs, todo, strict=True))
+        threads = [threading.Thread(target=run, args=pair, name=f"run-{pair[1].run_id}") for pair in pairs]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():  # join with a timeout, so that signals reach the handlers promptly
+                    thread.join(timeout=0.5)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return [records.get(r.run_id) or read_record(layout, r.run_id) or {"run_id": r.run_id} for r in requests]
+
+    def checkpoint(self, requests: tuple[JobRequest, ...]) -> Any:
+        """submitit's hook on the time-limit (or preemption) signal: stop every training, record, requeue the pack."""
+        import submitit
+
+        stop_for_requeue(self._jobs)
+        return submitit.helpers.DelayedSubmission(PackedJob(), requests)
+
+
+def stop_for_requeue(jobs: list[TrainingJob]) -> None:
+    """Stop the trainings of ``jobs`` (SIGTERM to all, SIGKILL after a grace period) and record them as requeued;
+    attempts that already ended by themselves keep their own record."""
+    claimed = [job for job in jobs if job._claim_for_requeue()]
+    processes = [job._process for job in claimed if job._process is not None]
+    for process in processes:
+        _stop_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + _KILL_GRACE_S
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        _stop_group(process, signal.SIGKILL)
+    for job in claimed:
+        job._record_requeue()
+
+
+def _prepare_child() -> None:
+    """In the child, before exec: leave the time-limit signal to this wrapper, and die with it.
+
+    Slurm sends ``--signal=USR2@...`` (and ``scancel --signal``) to every process of the job step, the training
+    included, whose default action on SIGUSR2 is to die at once; ignored, the signal reaches only this wrapper, which
+    stops the training itself and records the requeue (a script that installs its own handler still gets it). Then
+    ask Linux to SIGKILL the training if this wrapper dies (e.g. SIGKILLed), so none is orphaned.
+    """
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
     with contextlib.suppress(Exception):
         import ctypes
 

@@ -39,6 +39,7 @@ class SweepSpec:
     additional_args: tuple[str, ...] = ()
     grid: tuple[tuple[str, tuple[str, ...]], ...] = ()
     gpus_per_run: int = 1
+    runs_per_gpu: int = 1
 
     def validate(self) -> None:
         """Raise :class:`UsageError` naming the first problem and its fix."""
@@ -52,6 +53,12 @@ class SweepSpec:
         _require_positive("--max_iterations", self.max_iterations)
         _require_positive("--num_envs", self.num_envs)
         _require_positive("--gpus_per_run", self.gpus_per_run)
+        _require_positive("--runs_per_gpu", self.runs_per_gpu)
+        if self.gpus_per_run > 1 and self.runs_per_gpu > 1:
+            raise UsageError(
+                "--runs_per_gpu shares one GPU between runs and --gpus_per_run spreads one run over several: "
+                "give only one of them"
+            )
         if not self.common_folder or _SAFE_NAME.search(self.common_folder):
             raise UsageError(
                 f"--common_folder {self.common_folder!r} must be a plain name of letters, digits, '.', '_' or '-'"

@@ -84,7 +84,8 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
 
             folder = str(layout.submitit_dir / "%j")
             console.print("[bold]sbatch script[/bold] (one array per sweep):", highlight=False)
-            script = sbatch_script(folder, option_record["slurm_parameters"], python, len(plan.runs))
+            packs = -(-len(plan.runs) // spec.runs_per_gpu)
+            script = sbatch_script(folder, option_record["slurm_parameters"], python, packs)
             console.print(script, highlight=False, markup=False, soft_wrap=True)
         return True
     if options.resume:
@@ -171,7 +172,8 @@ def _run_here(sweep: Sweep, requests: list[JobRequest], options: SubmitOptions, 
 
     gpus = detect_gpus()
     per_run = int(sweep.manifest["spec"].get("gpus_per_run", 1))
-    max_parallel = options.max_parallel or default_max_parallel(gpus, per_run)
+    sharing = int(sweep.manifest["spec"].get("runs_per_gpu", 1))
+    max_parallel = options.max_parallel or default_max_parallel(gpus, per_run, sharing)
     console.print(f"local executor: {max_parallel} at once, GPUs: {', '.join(gpus) if gpus else 'none (CPU)'}")
     runs = {run["run_id"]: run for run in sweep.runs}
     with LiveDisplay(sweep.layout, runs, console) as display:
@@ -189,6 +191,7 @@ def _launch_slurm(sweep: Sweep, requests: list[JobRequest], options: SubmitOptio
         opts["slurm_parameters"],
         opts["slurm_python"],
         int(opts.get("max_requeues", 3)),
+        int(sweep.manifest["spec"].get("runs_per_gpu", 1)),
     )
     by_run = dict(zip((r.run_id for r in requests), job_ids, strict=True))
     for run in sweep.runs:
@@ -196,9 +199,11 @@ def _launch_slurm(sweep: Sweep, requests: list[JobRequest], options: SubmitOptio
             run["job_id"] = by_run[run["run_id"]]
             run["state"] = "queued"
     arrays = sorted({job_id.split("_")[0] for job_id in job_ids})
+    tasks = len(set(job_ids))
     jobs = [*sweep.manifest.get("jobs", []), *({"array_id": a, "submitted": now_iso()} for a in arrays)]
     refresh_manifest(sweep, jobs=jobs)
-    console.print(f"queued {len(job_ids)} runs as Slurm array job(s) {', '.join(arrays)}", highlight=False)
+    packed = f" in {tasks} array tasks" if tasks != len(job_ids) else ""
+    console.print(f"queued {len(job_ids)} runs{packed} as Slurm array job(s) {', '.join(arrays)}", highlight=False)
     console.print(f"next: hpc-sweep status {sweep.layout.root}   then: hpc-sweep collect {sweep.layout.root}")
     if not options.wait:
         return True
@@ -218,6 +223,9 @@ def _print_plan(plan: Plan, console: Console) -> None:
         f"executor {plan.executor}, profile {plan.profile.name}, sweep dir {plan.sweep_dir}; nothing is created",
         highlight=False,
     )
+    if plan.spec.runs_per_gpu > 1:
+        share = "each Slurm job runs" if plan.executor == "slurm" else "each GPU takes"
+        console.print(f"{share} {plan.spec.runs_per_gpu} runs at once (--runs_per_gpu)", highlight=False)
     for run, request in zip(plan.runs, plan.requests, strict=True):
         console.print(f"[{run.run_id}] seed {run.seed} group {run.group}  (cwd {request.workdir})", highlight=False)
         console.print(f"    {shlex.join(request.argv)}", highlight=False, soft_wrap=True)

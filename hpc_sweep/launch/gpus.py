@@ -29,10 +29,11 @@ def detect_gpus() -> list[str]:
     return [line.strip() for line in output.splitlines() if line.strip()]
 
 
-def default_max_parallel(gpus: list[str], gpus_per_run: int = 1) -> int:
-    """One run per GPU slot when there are GPUs, else one run per two CPU cores (training is CPU-bound then)."""
+def default_max_parallel(gpus: list[str], gpus_per_run: int = 1, runs_per_gpu: int = 1) -> int:
+    """One run per GPU slot (``runs_per_gpu`` slots a GPU) when there are GPUs, else one run per two CPU cores
+    (training is CPU-bound then)."""
     if gpus:
-        return max(1, len(gpus) // gpus_per_run)
+        return max(1, len(gpus) * runs_per_gpu // gpus_per_run)
     return max(1, (os.cpu_count() or 2) // 2)
 
 

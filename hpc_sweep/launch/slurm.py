@@ -97,8 +97,8 @@ def max_array_size() -> int:
     return int(match.group(1)) if match else DEFAULT_MAX_ARRAY_SIZE
 
 
-def chunks(items: Sequence[JobRequest], size: int) -> list[Sequence[JobRequest]]:
-    """Split the runs into arrays of at most ``size`` tasks."""
+def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    """Split ``items`` into consecutive pieces of at most ``size`` (arrays of MaxArraySize, packs of runs_per_gpu)."""
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
@@ -120,22 +120,35 @@ def _executor(folder: str, params: dict[str, Any], python: str, max_requeues: in
 
 
 def submit_arrays(
-    requests: Sequence[JobRequest], folder: str, params: dict[str, Any], python: str, max_requeues: int = 3
+    requests: Sequence[JobRequest],
+    folder: str,
+    params: dict[str, Any],
+    python: str,
+    max_requeues: int = 3,
+    runs_per_job: int = 1,
 ) -> list[str]:
-    """Submit every request as Slurm array tasks (one ``sbatch`` per chunk); return each run's job id in order."""
+    """Submit every request as Slurm array tasks (one ``sbatch`` per chunk); return each run's job id in order.
+
+    With ``runs_per_job`` > 1 consecutive runs are packed into one array task (one :class:`PackedJob` sharing the
+    job's GPU), so the runs of a pack share its job id.
+    """
     if shutil.which("sbatch") is None:
         raise UsageError("--executor slurm: sbatch is not on PATH; run on a login node, or use --executor local")
-    from hpc_sweep.job import TrainingJob
+    from hpc_sweep.job import PackedJob, TrainingJob
 
     executor = _executor(folder, params, shlex.quote(python), max_requeues)
+    packs = chunks(requests, runs_per_job)
     job_ids: list[str] = []
-    for chunk in chunks(requests, max_array_size()):
+    for chunk in chunks(packs, max_array_size()):
         try:
             with executor.batch():
-                jobs = [executor.submit(TrainingJob(), request) for request in chunk]
+                if runs_per_job == 1:
+                    jobs = [executor.submit(TrainingJob(), pack[0]) for pack in chunk]
+                else:
+                    jobs = [executor.submit(PackedJob(), tuple(pack)) for pack in chunk]
         except Exception as error:  # submitit raises its own FailedJobError with sbatch's message
             raise HpcSweepError(f"sbatch failed: {str(error).strip().splitlines()[-1]}") from None
-        job_ids += [job.job_id for job in jobs]
+        job_ids += [job.job_id for job, pack in zip(jobs, chunk, strict=True) for _ in pack]
     return job_ids
 
 

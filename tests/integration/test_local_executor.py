@@ -59,6 +59,22 @@ def test_at_most_max_parallel_runs_at_once_and_each_gpu_slot_is_used_once(fake_p
     assert {run["gpu"] for run in manifest["runs"]} == {"0", "1"}
 
 
+def test_runs_per_gpu_gives_each_gpu_that_many_runs_at_once(fake_profile: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "submit", "--profile", str(fake_profile), "--executor", "local", "--seeds", *map(str, range(1, 9)),
+        "--max_iterations", "8", "--runs_per_gpu", "2", "--output_dir", str(sweep),
+        env={"CUDA_VISIBLE_DEVICES": "0,1", "FAKE_SLEEP": "0.3"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 at once" in result.stdout
+    ran = _ran(sweep)
+    assert sorted(ran) == list(range(1, 9))
+    assert _max_overlap([(r["start"], r["end"]) for r in ran.values()]) == 4
+    for gpu in ("0", "1"):
+        assert _max_overlap([(r["start"], r["end"]) for r in ran.values() if r["gpu"] == gpu]) == 2
+
+
 def test_max_parallel_flag_limits_concurrency_without_gpus(fake_profile: Path, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     result = run_cli(

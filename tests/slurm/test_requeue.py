@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,31 +24,55 @@ def _record(sweep: Path) -> dict:
     return json.loads(next(sweep.glob("runs/*/record.json")).read_text())
 
 
-def _uninterrupted_final_reward(tmp_path: Path, iterations: int) -> float:
+def _start_uninterrupted_reference(tmp_path: Path, iterations: int) -> tuple[subprocess.Popen[str], Path]:
+    """The same run (seed, envs, iterations) on the local executor, never interrupted; started in the background."""
     sweep = tmp_path / "reference"
-    result = run_cli("submit", "--task", "Demo-PointMass-v0", "--seeds", "7", "--num_envs", "256", "--executor",
-                     "local", "--max_iterations", str(iterations), "--output_dir", str(sweep))  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    _, values = collect(sweep).runs[0].metric("mean_reward")
-    return float(values[-20:].mean())
+    argv = [sys.executable, "-m", "hpc_sweep.cli", "submit", "--task", "Demo-PointMass-v0", "--seeds", "7",
+            "--num_envs", "256", "--executor", "local", "--max_iterations", str(iterations),
+            "--output_dir", str(sweep)]  # fmt: skip
+    env = {**os.environ, "GIT_PYTHON_REFRESH": "quiet"}
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True), sweep
+
+
+def _demo_iterations_per_second(tmp_path: Path) -> float:
+    """How fast the demo trains here (256 envs, one thread), from the trainer's own "Training time" line."""
+    out = subprocess.run(
+        [sys.executable, "-m", "hpc_sweep.demo.train", "--task", "Demo-PointMass-v0", "--seed", "7", "--num_envs",
+         "256", "--max_iterations", "60", "--headless"],
+        cwd=tmp_path, capture_output=True, text=True, check=True, env={**os.environ, "GIT_PYTHON_REFRESH": "quiet"},
+    ).stdout  # fmt: skip
+    seconds = float(re.search(r"^Training time: ([0-9.]+) seconds", out, re.MULTILINE).group(1))
+    return 60 / seconds
 
 
 def test_time_limit_requeues_and_resumes_until_the_run_completes(tmp_path: Path) -> None:
-    iterations = 640  # > one 1-minute attempt can train (USR2 comes 15-60 s before the limit: <= ~560 it)
+    # A run that needs about 150 s of training on this machine: a --time=1 job ends 60-90 s after it starts (the
+    # controller checks limits every 30 s), so no single attempt can finish it, whatever the machine's speed.
+    iterations = max(640, math.ceil(_demo_iterations_per_second(tmp_path) * 150))
     sweep = tmp_path / "timeout"
     result = run_cli(*DEMO, "--seeds", "7", "--max_iterations", str(iterations), "--time", "1", "--max_requeues", "8",
                      "--output_dir", str(sweep), "--additional_args", "agent.save_interval=25")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert _wait_until(lambda: _status(sweep).returncode == 0, timeout=900, every=5), _status(sweep).stdout
+    reference, reference_sweep = _start_uninterrupted_reference(tmp_path, iterations)
+    try:
+        assert _wait_until(lambda: _status(sweep).returncode == 0, timeout=900, every=5), _status(sweep).stdout
+        output, _ = reference.communicate(timeout=900)
+    finally:
+        reference.kill()
+    assert reference.returncode == 0, output[-2000:]
     record = _record(sweep)
-    assert record["attempt"] >= 2
+    assert record["attempt"] >= 2, f"{iterations} iterations finished in one attempt: {record['attempts']}"
     assert any(a["state"] == "requeued" for a in record["attempts"])
     assert record["attempts"][-1]["checkpoint"]
+    row = next(line for line in _status(sweep).stdout.splitlines() if "0000" in line)
+    cells = [cell.strip() for cell in row.split("│")[1:-1]]  # run seed group state attempt iteration ...
+    assert cells[3] == "completed" and int(cells[4]) >= 2 and cells[5] == f"{iterations}/{iterations}", row
     run = collect(sweep).runs[0]
     steps, values = run.metric("mean_reward")
     assert steps.tolist() == list(range(iterations))
-    reference = _uninterrupted_final_reward(tmp_path, iterations)
-    assert abs(float(values[-20:].mean()) - reference) < 0.1 * abs(reference) + 0.5
+    _, reference_values = collect(reference_sweep).runs[0].metric("mean_reward")
+    final, expected = float(values[-20:].mean()), float(reference_values[-20:].mean())
+    assert abs(final - expected) < 0.1 * abs(expected) + 0.5, (final, expected)
 
 
 def test_scontrol_requeue_of_a_running_job_resumes_from_its_checkpoint(tmp_path: Path) -> None:

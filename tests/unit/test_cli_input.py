@@ -98,6 +98,8 @@ BAD_INPUTS = [
     (["--executor", "slurm", "--gpus_per_node", "-1"], "non-negative"),
     (["--executor", "slurm", "--sbatch", "mail-type"], "KEY=VALUE"),
     (["--max_requeues", "-1"], "--max_requeues"),
+    (["--runs_per_gpu", "0"], "positive"),
+    (["--runs_per_gpu", "2", "--gpus_per_run", "2"], "only one of them"),
 ]
 
 

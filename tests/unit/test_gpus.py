@@ -33,3 +33,4 @@ def test_default_parallelism() -> None:
     assert default_max_parallel(["0", "1"]) == 2
     assert default_max_parallel(["0", "1", "2", "3"], gpus_per_run=2) == 2
     assert default_max_parallel([]) >= 1
+    assert default_max_parallel(["0", "1"], runs_per_gpu=4) == 8

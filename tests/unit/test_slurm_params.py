@@ -11,6 +11,7 @@ from hpc_sweep.job import JobRequest
 from hpc_sweep.launch.sacct import _parse
 from hpc_sweep.launch.slurm import chunks, parse_time_minutes, sbatch_script, slurm_parameters
 from hpc_sweep.profiles import load_profile
+from tests.conftest import run_cli
 
 
 @pytest.mark.parametrize(
@@ -101,3 +102,15 @@ def test_sacct_output_is_parsed_per_array_task() -> None:
         "100_7": "PENDING",
         "101": "RUNNING",
     }
+
+
+def test_runs_per_gpu_packs_runs_into_fewer_array_tasks_in_the_dry_run(tmp_path: Path) -> None:
+    result = run_cli(
+        "submit", "--executor", "slurm", "--profile", "local_test", "--seeds", "1", "2", "3", "4", "5",
+        "--runs_per_gpu", "2", "--gpus_per_node", "1", "--dry_run", "--output_dir", str(tmp_path / "s"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "#SBATCH --array=0-2" in result.stdout  # 5 runs in packs of 2: 3 jobs
+    assert "#SBATCH --gpus-per-node=1" in result.stdout
+    assert "each Slurm job runs 2 runs at once" in result.stdout
+    assert not (tmp_path / "s").exists()
