@@ -166,7 +166,7 @@ def main() -> None:
     print(f"\n{args.runs} trivial runs on the local Slurm test cluster (MaxArraySize {limit}, {os.cpu_count()} cores)")
     print(f"naive loops timed over {args.baseline_runs} runs and scaled x{scale:g}\n")
     print(f"| {'what':<48} | {'seconds':>8} | {'calls':>6} | {'vs naive':>8} |")
-    print(f"|{'-' * 50}|{'-' * 10}:|{'-' * 7}:|{'-' * 9}:|")
+    print(f"|{'-' * 50}|{'-' * 9}:|{'-' * 7}:|{'-' * 9}:|")
     print(f"| {'hpc-sweep submit (sbatch calls)':<48} | {submit_s:>8.2f} | {sbatch_calls:>6} | "
           f"{naive_submit / submit_s:>7.1f}x |")  # fmt: skip
     print(f"| {'naive: one sbatch per run':<48} | {naive_submit:>8.2f} | {args.runs:>6} | {1:>7.1f}x |")
