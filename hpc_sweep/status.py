@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hpc_sweep.collect.textlog import scan_log
-from hpc_sweep.launch.sacct import TERMINAL, cancel_jobs, job_states
-from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest
+from hpc_sweep.launch.sacct import TERMINAL, cancel_jobs, job_states, merge_scheduler_states
+from hpc_sweep.manifest import load_sweep, refresh_manifest
 from hpc_sweep.records import FINISHED_STATES, now_iso, read_record, write_record
 from hpc_sweep.report.console import make_console
 
@@ -32,30 +32,6 @@ def _elapsed(run: dict[str, Any]) -> str:
         return "-"
     seconds = int((finish - begin).total_seconds())
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def merge_scheduler_states(sweep: Sweep) -> None:
-    """Overlay Slurm's view (one sacct call) on runs that have not recorded an end themselves.
-
-    A job killed by the scheduler (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, CANCELLED before it started) cannot write its
-    own record; its Slurm state becomes its state and reason here.
-    """
-    arrays = [job["array_id"] for job in sweep.manifest.get("jobs", [])]
-    if not arrays:
-        return
-    states = job_states(arrays)
-    for run in sweep.runs:
-        slurm_state = states.get(str(run.get("job_id")))
-        if slurm_state is None or run.get("state") in FINISHED_STATES:
-            continue
-        run["slurm_state"] = slurm_state
-        if slurm_state in TERMINAL:
-            run["state"] = TERMINAL[slurm_state]
-            run["reason"] = run.get("reason") or f"Slurm state {slurm_state}"
-        elif slurm_state == "PENDING":
-            run["state"] = "pending"
-        elif slurm_state in ("RUNNING", "COMPLETING", "CONFIGURING"):
-            run["state"] = "running"
 
 
 def status_table(sweep_dir: Path) -> tuple[Table, Counter[str], int]:

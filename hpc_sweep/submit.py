@@ -110,7 +110,7 @@ def resubmit(
     console = console or make_console()
     sweep = load_sweep(Path(sweep_dir))
     if sweep.manifest.get("executor") == "slurm":
-        from hpc_sweep.status import merge_scheduler_states
+        from hpc_sweep.launch.sacct import merge_scheduler_states
 
         merge_scheduler_states(sweep)
     known = {run["run_id"]: run for run in sweep.runs}

@@ -56,8 +56,13 @@ def discover_runs(path: Path) -> list[RunSource]:
 
 
 def runs_from_manifest(path: Path) -> list[RunSource]:
-    """Runs as the sweep's manifest and records describe them."""
+    """Runs as the sweep's manifest and records describe them (with Slurm's word on runs that could not record
+    their own end: a job killed for its memory or on a failed node, a requeue that never came)."""
     sweep = load_sweep(path)
+    if sweep.manifest.get("executor") == "slurm":
+        from hpc_sweep.launch.sacct import merge_scheduler_states
+
+        merge_scheduler_states(sweep)
     runs: list[RunSource] = []
     for run in sweep.runs:
         log_dirs = [Path(p) for p in (run.get("log_dirs") or ([run["log_dir"]] if run.get("log_dir") else []))]

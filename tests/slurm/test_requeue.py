@@ -97,3 +97,27 @@ def test_scontrol_requeue_of_a_running_job_resumes_from_its_checkpoint(tmp_path:
     steps, values = collect(sweep).runs[0].metric("mean_reward")
     assert steps.tolist() == list(range(iterations))
     assert np.isfinite(values).all()
+
+
+def test_a_time_limit_with_no_requeues_left_is_failed_with_that_reason(tmp_path: Path) -> None:
+    iterations = max(640, math.ceil(_demo_iterations_per_second(tmp_path) * 150))
+    sweep = tmp_path / "no_requeues"
+    result = run_cli(*DEMO, "--seeds", "5", "--max_iterations", str(iterations), "--time", "1", "--max_requeues", "0",
+                     "--output_dir", str(sweep), "--additional_args", "agent.save_interval=25")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+    def ended() -> bool:
+        return "1 failed" in _status(sweep).stdout
+
+    assert _wait_until(ended, timeout=240, every=5), _status(sweep).stdout
+    status = _status(sweep)
+    assert status.returncode == 1, status.stdout
+    (run,) = _manifest(sweep)["runs"]  # status writes its merged view back to sweep.json
+    assert run["state"] == "failed" and "not requeued again" in run["reason"], run
+    record = _record(sweep)
+    assert record["attempt"] == 1 and record["attempts"][0]["state"] == "requeued"
+    collected = run_cli("collect", str(sweep))
+    assert collected.returncode == 0, collected.stderr
+    (experiment,) = json.loads((sweep / "training_results.json").read_text())["experiments"]
+    assert experiment["status"] == "failed" and "not requeued again" in experiment["error"]
+    assert 0 < experiment["training_iterations"] < iterations  # what it trained before the limit is kept
