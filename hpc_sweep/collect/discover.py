@@ -20,7 +20,8 @@ from hpc_sweep.manifest import is_sweep_dir, load_sweep
 
 EVENT_PREFIX = "events.out.tfevents."
 SUMMARIES = "summaries.txt"
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_?")
+#: Run-directory timestamps: Isaac Lab's ``2024-03-01_14-22-33`` and legged_gym's / rsl_rl's ``Mar01_14-22-33``.
+_TIMESTAMP = re.compile(r"^(?:\d{4}-\d{2}-\d{2}|[A-Z][a-z]{2}\d{2})_\d{2}-\d{2}-\d{2}_?")
 _SEED_IN_NAME = re.compile(r"(?:^|[_-])seed[_-]?(\d+)(?:$|[_-])", re.IGNORECASE)
 _YAML_SEED = re.compile(r"^seed:\s*(-?\d+)\s*$", re.MULTILINE)
 _YAML_RESUME = re.compile(r"^resume:\s*(true|True)\s*$", re.MULTILINE)
@@ -95,7 +96,13 @@ def scan_tree(root: Path) -> list[RunSource]:
     """Runs found by walking ``root``: directories with event files or summaries.txt, and stray console logs."""
     run_dirs: list[Path] = []
     stray_logs: list[Path] = []
-    for current, dirs, files in os.walk(root):
+    seen: set[str] = set()
+    for current, dirs, files in os.walk(root, followlinks=True):  # log trees are often assembled from symlinks
+        real = os.path.realpath(current)
+        if real in seen:  # a link back up the tree, or two links to one run: walk it once
+            dirs.clear()
+            continue
+        seen.add(real)
         dirs.sort()
         here = Path(current)
         if any(name.startswith(EVENT_PREFIX) for name in files) or SUMMARIES in files:

@@ -74,6 +74,18 @@ def test_ballu_layout_and_seed_from_agent_yaml(isaaclab_tree: Path, tmp_path: Pa
     assert found[4].source.seed == 4  # from params/agent.yaml
 
 
+def test_legged_gym_timestamps_and_symlinked_runs_are_understood(isaaclab_tree: Path, tmp_path: Path) -> None:
+    runs = sorted((isaaclab_tree / "logs" / "rsl_rl" / "point_mass").iterdir())
+    tree = tmp_path / "logs" / "anymal"
+    shutil.copytree(runs[0], tree / "Mar03_14-22-33_study_seed3")  # legged_gym / rsl_rl's own timestamp
+    (tree / runs[1].name).symlink_to(runs[1], target_is_directory=True)  # a tree assembled from links
+    (tree / "loop").symlink_to(tmp_path / "logs", target_is_directory=True)  # ...with a link back up
+    found = collect(tmp_path / "logs").runs
+    assert sorted(run.source.seed for run in found) == [3, 4]  # each run once, the loop walked once
+    assert {run.source.group for run in found} == {"study"}
+    assert all(run.metric("mean_reward")[0].tolist() == list(range(12)) for run in found)
+
+
 def test_console_log_fallback_matches_the_event_files(isaaclab_tree: Path, tmp_path: Path) -> None:
     shutil.copy(isaaclab_tree / "console_seed3.txt", tmp_path / "slurm-1234_seed3.out")
     run = collect(tmp_path).runs[0]
