@@ -45,14 +45,23 @@ def _demo_iterations_per_second(tmp_path: Path) -> float:
     return 60 / seconds
 
 
-def test_time_limit_requeues_and_resumes_until_the_run_completes(tmp_path: Path) -> None:
-    # A run that needs about 150 s of training on this machine: a --time=1 job ends 60-90 s after it starts (the
-    # controller checks limits every 30 s), so no single attempt can finish it, whatever the machine's speed.
+def _submit_past_a_one_minute_limit(tmp_path: Path, name: str, seed: int, max_requeues: int) -> tuple[Path, int]:
+    """Submit a demo run that needs about 150 s of training here with ``--time 1``; return its sweep and length.
+
+    A --time=1 job ends 60-90 s after it starts (the controller checks limits every 30 s), so no single attempt can
+    finish it, whatever the machine's speed.
+    """
     iterations = max(640, math.ceil(_demo_iterations_per_second(tmp_path) * 150))
-    sweep = tmp_path / "timeout"
-    result = run_cli(*DEMO, "--seeds", "7", "--max_iterations", str(iterations), "--time", "1", "--max_requeues", "8",
-                     "--output_dir", str(sweep), "--additional_args", "agent.save_interval=25")  # fmt: skip
+    sweep = tmp_path / name
+    result = run_cli(*DEMO, "--seeds", str(seed), "--max_iterations", str(iterations), "--time", "1",
+                     "--max_requeues", str(max_requeues), "--output_dir", str(sweep),
+                     "--additional_args", "agent.save_interval=25")  # fmt: skip
     assert result.returncode == 0, result.stderr
+    return sweep, iterations
+
+
+def test_time_limit_requeues_and_resumes_until_the_run_completes(tmp_path: Path) -> None:
+    sweep, iterations = _submit_past_a_one_minute_limit(tmp_path, "timeout", seed=7, max_requeues=8)
     reference, reference_sweep = _start_uninterrupted_reference(tmp_path, iterations)
     try:
         assert _wait_until(lambda: _status(sweep).returncode == 0, timeout=900, every=5), _status(sweep).stdout
@@ -100,11 +109,7 @@ def test_scontrol_requeue_of_a_running_job_resumes_from_its_checkpoint(tmp_path:
 
 
 def test_a_time_limit_with_no_requeues_left_is_failed_with_that_reason(tmp_path: Path) -> None:
-    iterations = max(640, math.ceil(_demo_iterations_per_second(tmp_path) * 150))
-    sweep = tmp_path / "no_requeues"
-    result = run_cli(*DEMO, "--seeds", "5", "--max_iterations", str(iterations), "--time", "1", "--max_requeues", "0",
-                     "--output_dir", str(sweep), "--additional_args", "agent.save_interval=25")  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    sweep, iterations = _submit_past_a_one_minute_limit(tmp_path, "no_requeues", seed=5, max_requeues=0)
 
     def ended() -> bool:
         return "1 failed" in _status(sweep).stdout
