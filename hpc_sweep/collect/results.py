@@ -159,23 +159,28 @@ def _reached_planned_end(data: RunData) -> bool:
 
 
 def collect(path: Path, console: Console | None = None, workers: int | None = None) -> Collection:
-    """Discover and read every run under ``path``: in parallel processes when there are many, with a progress bar.
+    """Discover and read every run under ``path`` (see :func:`read_runs`)."""
+    console = console or Console(stderr=True)
+    runs = read_runs(discover_runs(Path(path)), console, workers)
+    warnings = [warning for run in runs for warning in run.warnings]
+    return Collection(root=Path(path), runs=runs, warnings=warnings)
+
+
+def read_runs(sources: list[RunSource], console: Console | None = None, workers: int | None = None) -> list[RunData]:
+    """Read runs in parallel processes when there are many, with a progress bar: the one reading driver behind
+    ``hpc-sweep collect``, :func:`hpc_sweep.load_metrics` and ``benchmarks/collect_bench.py``.
 
     Reading is CPU-bound (record framing and CRC checks), so several runs are read in ``workers`` processes
-    (default: the CPU count, at most 8) once there are at least 8 runs.
+    (default: the CPU count, at most 8) once there are at least 8 runs. Results keep the order of ``sources``.
     """
     console = console or Console(stderr=True)
-    sources = discover_runs(Path(path))
     workers = workers or min(8, os.cpu_count() or 1)
     show = len(sources) >= 20 and console.is_terminal
     if workers > 1 and len(sources) >= 8:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             iterator = pool.map(read_run, sources, chunksize=max(1, len(sources) // (workers * 8)))
-            runs = list(_progress(iterator, len(sources), console) if show else iterator)
-    else:
-        runs = [read_run(source) for source in (_progress(sources, len(sources), console) if show else sources)]
-    warnings = [warning for run in runs for warning in run.warnings]
-    return Collection(root=Path(path), runs=runs, warnings=warnings)
+            return list(_progress(iterator, len(sources), console) if show else iterator)
+    return [read_run(source) for source in (_progress(sources, len(sources), console) if show else sources)]
 
 
 def _progress(items: Iterable[RunData | RunSource], total: int, console: Console) -> Iterable:
