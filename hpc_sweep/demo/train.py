@@ -17,15 +17,17 @@ Layout written under the current working directory, exactly like Isaac Lab::
 
 Trailing ``agent.a.b=value`` / ``env.a.b=value`` arguments are Hydra-style overrides of the agent / env config
 dicts (``+agent.a.b=value`` adds a key that does not exist yet).
+
+Two stdlib-only pieces live next to this file so they can be read, tested and reused on their own: ``overrides.py``
+(Hydra overrides and the flag -> config-key table; re-exported here) and ``params_yaml.py`` (the ``params/*.yaml``
+writer, which ``tests/fixtures/make_rsl_rl_fixtures.py`` shares so the committed fixtures are written the same way).
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import copy
 import io
-import json
 import os
 import re
 import sys
@@ -33,6 +35,28 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+try:
+    from hpc_sweep.demo.overrides import FLAG_TARGETS, UsageError, apply_flags, apply_overrides, parse_override_value
+    from hpc_sweep.demo.params_yaml import dump_yaml
+except ImportError:  # run as a plain script from a checkout that is not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from hpc_sweep.demo.overrides import FLAG_TARGETS, UsageError, apply_flags, apply_overrides, parse_override_value
+    from hpc_sweep.demo.params_yaml import dump_yaml
+
+__all__ = [
+    "DEFAULT_AGENT_CFG",
+    "FLAG_TARGETS",
+    "TASKS",
+    "UsageError",
+    "apply_flags",
+    "apply_overrides",
+    "build_parser",
+    "get_checkpoint_path",
+    "main",
+    "parse_override_value",
+    "train",
+]
 
 TASKS = ("Demo-PointMass-v0",)
 """Tasks this demo script can train (anything else exits 1, as an unregistered gym id would fail)."""
@@ -92,10 +116,6 @@ about a third of the update time on CPU), 3 epochs x 4 mini-batches.
 """
 
 
-class UsageError(Exception):
-    """A command-line problem that should end the script with a one-line message and exit status 1."""
-
-
 # ---------------------------------------------------------------------------------------------------------- parsing
 
 
@@ -140,127 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_override_value(text: str) -> Any:
-    """Interpret an override value the way Hydra would: bool, null, int, float, list, else the string itself."""
-    stripped = text.strip()
-    lowered = stripped.lower()
-    if lowered == "true":
-        return True
-    if lowered == "false":
-        return False
-    if lowered in ("null", "none", "~"):
-        return None
-    for convert in (int, float):
-        try:
-            return convert(stripped)
-        except ValueError:
-            pass
-    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
-        return stripped[1:-1]
-    if stripped.startswith("[") and stripped.endswith("]"):
-        try:
-            return ast.literal_eval(stripped)
-        except (ValueError, SyntaxError):
-            inner = stripped[1:-1].strip()
-            return [parse_override_value(item) for item in inner.split(",")] if inner else []
-    if stripped.startswith("{") and stripped.endswith("}"):
-        try:
-            return ast.literal_eval(stripped)
-        except (ValueError, SyntaxError):
-            return stripped
-    return stripped
-
-
-def apply_overrides(overrides: list[str], agent_cfg: dict[str, Any], env_cfg: dict[str, Any]) -> None:
-    """Apply ``agent.x.y=v`` / ``env.x.y=v`` overrides in place; an unknown key raises :class:`UsageError`.
-
-    Unknown keys are errors (as with Hydra's structured configs) because a typo in a sweep would otherwise run the
-    whole sweep with the default silently.
-    """
-    roots = {"agent": agent_cfg, "env": env_cfg}
-    for item in overrides:
-        if "=" not in item:
-            raise UsageError(f"unrecognized argument {item!r} (expected agent.<key>=<value> or env.<key>=<value>)")
-        key, raw = item.split("=", 1)
-        add = key.startswith("+")
-        key = key.lstrip("+")
-        parts = key.split(".")
-        if len(parts) < 2 or parts[0] not in roots or not all(parts):
-            raise UsageError(f"unrecognized argument {item!r} (expected agent.<key>=<value> or env.<key>=<value>)")
-        node: Any = roots[parts[0]]
-        for depth, part in enumerate(parts[1:-1], start=1):
-            if not isinstance(node, dict) or part not in node:
-                raise UsageError(f"unknown config key {'.'.join(parts[: depth + 1])!r} in override {item!r}")
-            node = node[part]
-        leaf = parts[-1]
-        if not isinstance(node, dict):
-            raise UsageError(f"config key {'.'.join(parts[:-1])!r} is not a group; cannot set {key!r}")
-        if leaf not in node and not add:
-            raise UsageError(f"unknown config key {key!r} in override {item!r} (prefix it with '+' to add it)")
-        node[leaf] = parse_override_value(raw)
-
-
 # ---------------------------------------------------------------------------------------------------------- helpers
-
-
-def _yaml_scalar(value: Any) -> str:
-    """Render one scalar as YAML (the subset PyYAML would read back to the same Python value)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value:
-            return ".nan"
-        if value in (float("inf"), float("-inf")):
-            return ".inf" if value > 0 else "-.inf"
-        return repr(value)
-    text = str(value)
-    reserved = {"true", "false", "null", "yes", "no", "on", "off", "~", ""}
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", text) and text.lower() not in reserved:
-        return text
-    return json.dumps(text)
-
-
-def _yaml_lines(value: Any, indent: int) -> list[str]:
-    """Block-style YAML lines for a dict/list, shaped like ``yaml.dump(default_flow_style=False)`` output."""
-    pad = " " * indent
-    lines: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, dict) and item:
-                lines.append(f"{pad}{_yaml_scalar(key)}:")
-                lines.extend(_yaml_lines(item, indent + 2))
-            elif isinstance(item, (list, tuple)) and item:
-                lines.append(f"{pad}{_yaml_scalar(key)}:")
-                lines.extend(_yaml_lines(list(item), indent))
-            else:
-                empty = "{}" if isinstance(item, dict) else "[]" if isinstance(item, (list, tuple)) else None
-                lines.append(f"{pad}{_yaml_scalar(key)}: {empty or _yaml_scalar(item)}")
-    else:
-        for item in value:
-            if isinstance(item, (dict, list, tuple)) and item:
-                nested = _yaml_lines(item if isinstance(item, dict) else list(item), indent + 2)
-                lines.append(f"{pad}- {nested[0].lstrip()}")
-                lines.extend(nested[1:])
-            else:
-                empty = "{}" if isinstance(item, dict) else "[]" if isinstance(item, (list, tuple)) else None
-                lines.append(f"{pad}- {empty or _yaml_scalar(item)}")
-    return lines
-
-
-def dump_yaml(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as YAML like Isaac Lab's ``dump_yaml``; falls back to a built-in emitter without PyYAML."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import yaml
-    except ImportError:
-        path.write_text("\n".join(_yaml_lines(data, 0)) + "\n", encoding="utf-8")
-        return
-    with path.open("w", encoding="utf-8") as handle:
-        yaml.dump(data, handle, default_flow_style=False, sort_keys=False)
 
 
 def get_checkpoint_path(log_path: str, run_dir: str = ".*", checkpoint: str = ".*") -> str:
@@ -349,12 +249,10 @@ def train(argv: list[str] | None = None) -> int:
     if args.task not in TASKS:
         raise UsageError(f"unknown task {args.task!r}; this demo script only provides: {', '.join(TASKS)}")
 
-    try:
-        from hpc_sweep.demo.point_mass import PointMassEnv, make_env_cfg
-    except ImportError:  # run as a plain script from a checkout that is not installed
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-        from hpc_sweep.demo.point_mass import PointMassEnv, make_env_cfg
+    # torch (also under point_mass) only once the command line is known to be valid: usage errors stay fast.
     import torch
+
+    from hpc_sweep.demo.point_mass import PointMassEnv, make_env_cfg
 
     _configure_torch_threads(torch)
 
@@ -362,28 +260,7 @@ def train(argv: list[str] | None = None) -> int:
     agent_cfg = copy.deepcopy(DEFAULT_AGENT_CFG)
     env_cfg = make_env_cfg()
     apply_overrides(rest, agent_cfg, env_cfg)
-    if args.seed is not None:
-        agent_cfg["seed"] = args.seed
-    if args.max_iterations is not None:
-        agent_cfg["max_iterations"] = args.max_iterations
-    if args.device is not None:
-        agent_cfg["device"] = args.device
-    if args.experiment_name is not None:
-        agent_cfg["experiment_name"] = args.experiment_name
-    if args.run_name is not None:
-        agent_cfg["run_name"] = args.run_name
-    if args.resume is not None:
-        agent_cfg["resume"] = args.resume
-    if args.load_run is not None:
-        agent_cfg["load_run"] = args.load_run
-    if args.checkpoint is not None:
-        agent_cfg["load_checkpoint"] = args.checkpoint
-    if args.logger is not None:
-        agent_cfg["logger"] = args.logger
-    if args.num_envs is not None:
-        env_cfg["num_envs"] = args.num_envs
-    if args.world:
-        env_cfg["world"] = True
+    apply_flags(args, agent_cfg, env_cfg)
     if agent_cfg["logger"] != "tensorboard":
         raise UsageError(f"logger {agent_cfg['logger']!r} is not supported by the demo; use tensorboard")
     if args.video or args.enable_cameras:

@@ -16,6 +16,7 @@ pytest.importorskip("rsl_rl")
 
 from tensordict import TensorDict  # noqa: E402
 
+from hpc_sweep.demo import params_yaml  # noqa: E402
 from hpc_sweep.demo import train as demo_train  # noqa: E402
 from hpc_sweep.demo.point_mass import TASK_NAME, PointMassEnv, make_env_cfg, optimal_episode_return_bound  # noqa: E402
 
@@ -191,12 +192,15 @@ def test_overrides_apply_nested_and_reject_unknown_keys() -> None:
 def test_builtin_yaml_emitter_output(tmp_path) -> None:
     path = tmp_path / "params" / "agent.yaml"
     data = {"seed": 7, "run_name": "", "load_run": ".*", "nested": {"dims": [64, 64], "x": None, "on": True}}
+    data["symmetry_cfg"] = {"data_augmentation_func": optimal_episode_return_bound}
     path.parent.mkdir()
-    path.write_text("\n".join(demo_train._yaml_lines(data, 0)) + "\n")
+    path.write_text(params_yaml.yaml_text(data))
     text = path.read_text()
     assert text.splitlines()[0] == "seed: 7"  # YAML 1.1 reads a bare `on` as a bool, hence "on" below
     assert 'run_name: ""' in text and 'load_run: ".*"' in text
     assert "  dims:\n  - 64\n  - 64\n" in text and "  x: null" in text and '  "on": true' in text
+    # Callables as Isaac Lab's class_to_dict stores them (the rsl-rl fixtures' symmetry function is one).
+    assert text.endswith("  data_augmentation_func: hpc_sweep.demo.point_mass:optimal_episode_return_bound\n")
 
 
 def test_get_checkpoint_path_picks_latest_run_and_model(tmp_path) -> None:
