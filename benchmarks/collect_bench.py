@@ -9,6 +9,9 @@ PyTorch's ``SummaryWriter`` (what RSL-RL uses). Then every reader runs in a fres
 median is reported); each child hashes its steps and float32 values per run and tag, and all readers must agree.
 Exit status 1 when any reader's values differ.
 
+Our rows measure exactly what ``hpc-sweep collect`` does to read a log tree: ``discover_runs`` then ``read_runs`` (the
+one reading driver), with 1 worker and with its default worker count (the CPU count, at most 8).
+
     python benchmarks/collect_bench.py                                       # 100 runs x 2000 iterations, 3 repeats
     python benchmarks/collect_bench.py --runs 10 --iterations 300 --repeats 1  # quick
 """
@@ -45,27 +48,27 @@ TAGS = [
     "Metrics/base_velocity/error_vel_xy",
 ]
 
-# Each child gets the log root as argv[1] and fills ``out[(run name, tag)] = (steps, values)`` between the markers
-# of READ_START / READ_END; the epilogue hashes it and prints one JSON line.
+# Each child gets the log root as argv[1], imports what it needs, sets ``t0`` and fills
+# ``out[(run dir name, tag)] = (steps, values)``; the epilogue hashes it and prints one JSON line.
 PROLOGUE = """
 import sys, time
 from pathlib import Path
 root = Path(sys.argv[1])
 """
 READERS = {
-    "hpc_sweep read_many (all cores)": """
-from hpc_sweep.collect.events import read_many
+    "hpc_sweep read_runs (default workers)": """
+from hpc_sweep.collect.discover import discover_runs
+from hpc_sweep.collect.results import read_runs
 t0 = time.perf_counter()
-results = read_many(sorted(root.glob("rsl_rl/*/*")))
-out = {(d.name, tag): (s.step, s.value) for d, r in results.items() for tag, s in r.scalars.items()}
+runs = read_runs(discover_runs(root))
+out = {(r.source.log_dirs[0].name, tag): (steps, values) for r in runs for tag, (steps, values, _) in r.scalars.items()}
 """,
-    "hpc_sweep (1 process)": """
-from hpc_sweep.collect.events import iter_event_files, read_event_files
+    "hpc_sweep read_runs (1 worker)": """
+from hpc_sweep.collect.discover import discover_runs
+from hpc_sweep.collect.results import read_runs
 t0 = time.perf_counter()
-out = {}
-for run_dir in sorted(root.glob("rsl_rl/*/*")):
-    for tag, s in read_event_files(iter_event_files(run_dir)).scalars.items():
-        out[(run_dir.name, tag)] = (s.step, s.value)
+runs = read_runs(discover_runs(root), workers=1)
+out = {(r.source.log_dirs[0].name, tag): (steps, values) for r in runs for tag, (steps, values, _) in r.scalars.items()}
 """,
     "EventAccumulator (keep all)": """
 import numpy as np

@@ -1,8 +1,17 @@
-"""The ``hpc-sweep`` command: parses flags, calls the library, maps errors to exit codes (2 for bad input).
+"""The ``hpc-sweep`` command: parses flags, calls the verb, maps errors to exit codes (2 for bad input).
 
-Verbs: ``submit`` (plan and launch a sweep), ``status`` (where a sweep stands), ``collect`` (results, tables and
-figures), ``profiles`` (the known cluster/training profiles). The seed script's flags work as they were spelled
-(``--max_iterations``) and with dashes (``--max-iterations``); ``hpc-sweep --task ...`` means ``hpc-sweep submit``.
+Verbs, each a module of :mod:`hpc_sweep.verbs` (or a few lines here):
+
+* ``submit``    plan a sweep and launch it (slurm, local or debug)       -> verbs/submit.py
+* ``status``    where each run of a sweep stands (``--watch`` redraws)   -> verbs/status.py
+* ``collect``   results, tables and figures of a sweep or any log tree   -> verbs/collect.py
+* ``compare``   multi-seed statistics and tests between groups of runs   -> verbs/compare.py
+* ``resubmit``  new attempts of runs that did not complete (resuming)    -> verbs/submit.py
+* ``cancel``    cancel a sweep's jobs, and only those                    -> verbs/cancel.py
+* ``profiles``  the known cluster/training profiles                      -> here
+
+The seed script's flags work as they were spelled (``--max_iterations``) and with dashes (``--max-iterations``);
+``hpc-sweep --task ...`` means ``hpc-sweep submit``.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from typing import Any, NoReturn
 from hpc_sweep import __version__
 from hpc_sweep.errors import HpcSweepError, UsageError
 from hpc_sweep.report.console import make_console
+from hpc_sweep.resources import SLURM_RESOURCES
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -49,7 +59,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line interface."""
-    from hpc_sweep.launch import EXECUTORS
+    from hpc_sweep.launch.base import LAUNCHERS
     from hpc_sweep.spec import DEFAULT_MAX_ITERATIONS, DEFAULT_NUM_ENVS, DEFAULT_SEEDS, DEFAULT_TASK
 
     parser = _Parser(prog="hpc-sweep", description=__doc__.split("\n\n")[0])
@@ -77,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep = submit.add_argument_group("sweep")
     _add(sweep, "grid", nargs="+", default=[], metavar="KEY=V1,V2", help="grid axes: our flags or Hydra overrides")
-    _add(sweep, "executor", choices=EXECUTORS, help="slurm (default when sbatch is on PATH), local, or debug")
+    _add(sweep, "executor", choices=tuple(LAUNCHERS), help="slurm (default when sbatch is on PATH), local, or debug")
     _add(sweep, "profile", help="profile name or .toml path (default: by task; see `hpc-sweep profiles`)")
     _add(sweep, "launcher", help="override the profile's launcher prefix, e.g. './isaaclab.sh -p'")
     _add(sweep, "train_script", help="override the profile's training script")
@@ -99,22 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add(sweep, "resume", action="store_true", help="reuse an existing sweep dir and run its unfinished runs")
     slurm = submit.add_argument_group("slurm resources (override the profile's [slurm] table)")
-    for name, kind, text in (
-        ("partition", str, "partition"),
-        ("account", str, "account to charge"),
-        ("qos", str, "quality of service"),
-        ("time", str, "time limit per run: MM, HH:MM:SS or D-HH:MM:SS"),
-        ("gpus_per_node", int, "GPUs per job"),
-        ("cpus_per_task", int, "CPUs per job"),
-        ("mem_gb", float, "memory per job in GB"),
-        ("constraint", str, "node features (--constraint)"),
-        ("exclude", str, "nodes to avoid (--exclude)"),
-        ("array_parallelism", int, "array tasks running at once (%%N)"),
-    ):
-        _add(slurm, name, type=kind, help=text)
-    _add(slurm, "slurm_python", help="the Python that runs each job on the node (default: this one)")
-    _add(slurm, "setup", action="append", help="a shell line run before each job (repeatable)")
-    _add(slurm, "sbatch", action="append", default=[], metavar="KEY=VALUE", help="any other sbatch option")
+    for resource in SLURM_RESOURCES:
+        flag = resource.flag or resource.name
+        if resource.kind is list:
+            _add(slurm, flag, action="append", help=resource.help)
+        elif resource.kind is dict:
+            _add(slurm, flag, action="append", default=[], metavar="KEY=VALUE", help=resource.help)
+        else:
+            _add(slurm, flag, type=resource.kind, help=resource.help)
     _add(slurm, "wait", action="store_true", help="block with a progress display, then collect")
     _add(slurm, "max_requeues", type=int, default=3, help="requeues on time limit/preemption (default 3)")
 
@@ -186,21 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         args_list = _split_passthrough(args_list, parser)
     args = parser.parse_args(args_list)
     try:
-        if args.verb == "submit":
-            return _submit(args)
-        if args.verb == "status":
-            return _status(args)
-        if args.verb == "collect":
-            return _collect(args)
-        if args.verb == "cancel":
-            return _cancel(args)
-        if args.verb == "compare":
-            return _compare(args)
-        if args.verb == "resubmit":
-            from hpc_sweep.submit import resubmit
-
-            return EXIT_OK if resubmit(args.sweep_dir, args.failed, args.runs, args.max_parallel) else EXIT_RUN_FAILED
-        return _profiles()
+        return _VERBS[args.verb](args)
     except UsageError as error:
         print(f"hpc-sweep: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -229,12 +217,11 @@ def _submit(args: argparse.Namespace) -> int:
         gpus_per_run=args.gpus_per_run,
         runs_per_gpu=args.runs_per_gpu,
     )
-    spec.validate()
     if args.max_requeues < 0:
         raise UsageError(f"--max_requeues {args.max_requeues}: give 0 or more")
     executor = args.executor or ("slurm" if shutil.which("sbatch") else "local")
     sweep_dir = Path(args.output_dir or f"multi_training_{stamp}")
-    from hpc_sweep.submit import SubmitOptions, submit
+    from hpc_sweep.verbs.submit import SubmitOptions, submit
 
     options = SubmitOptions(
         executor=executor,
@@ -255,18 +242,26 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _resources(args: argparse.Namespace) -> dict[str, Any]:
-    """Slurm resources given on the command line (None = keep the profile's)."""
-    names = ("partition", "account", "qos", "time", "gpus_per_node", "cpus_per_task", "mem_gb", "constraint")
-    resources: dict[str, Any] = {name: getattr(args, name) for name in (*names, "exclude", "array_parallelism")}
-    resources["setup"] = args.setup
+    """Slurm resources given on the command line, by our resource name (None = keep the profile's)."""
+    resources: dict[str, Any] = {}
+    for resource in SLURM_RESOURCES:
+        value = getattr(args, resource.flag or resource.name)
+        if resource.kind is dict:
+            value = _sbatch_options(value)
+        resources[resource.name] = value
+    resources.pop("python")  # the node's Python is --slurm_python, a submit option of its own
+    return resources
+
+
+def _sbatch_options(items: list[str]) -> dict[str, str] | None:
+    """``--sbatch KEY=VALUE`` items as sbatch options (dashes as underscores, as submitit spells them)."""
     extra: dict[str, str] = {}
-    for item in args.sbatch:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--sbatch {item!r} is malformed: write KEY=VALUE, e.g. --sbatch mail-type=END")
         extra[key.strip().lstrip("-").replace("-", "_")] = value
-    resources["additional_parameters"] = extra or None
-    return resources
+    return extra or None
 
 
 def _window(text: str) -> float | int:
@@ -281,37 +276,36 @@ def _window(text: str) -> float | int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from hpc_sweep.compare import compare, load_groups
-    from hpc_sweep.report.comparison import print_comparison, write_comparison
+    from hpc_sweep.verbs.compare import compare_paths
 
-    console = make_console()
-    groups = load_groups(args.paths, args.by, args.metric, args.final_window)
-    document = compare(groups, args.metric, args.final_window)
-    print_comparison(document, console)
-    out = args.output_dir or args.paths[0]
-    written = write_comparison(document, groups, args.metric, Path(out))
-    console.print(f"written: {', '.join(map(str, written))}", highlight=False)
+    compare_paths(args.paths, args.by, args.metric, args.final_window, args.output_dir)
     return EXIT_OK
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    from hpc_sweep.status import cancel_sweep
+    from hpc_sweep.verbs.cancel import cancel_sweep
 
     cancel_sweep(args.sweep_dir)
     return EXIT_OK
 
 
 def _status(args: argparse.Namespace) -> int:
-    from hpc_sweep.status import show_status
+    from hpc_sweep.verbs.status import show_status
 
     return EXIT_OK if show_status(args.sweep_dir, watch=args.watch) else EXIT_RUN_FAILED
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from hpc_sweep.report.write import collect_to
+    from hpc_sweep.verbs.collect import collect_sweep
 
-    collect_to(args.path, args.output_dir)
+    collect_sweep(args.path, args.output_dir)
     return EXIT_OK
+
+
+def _resubmit(args: argparse.Namespace) -> int:
+    from hpc_sweep.verbs.submit import resubmit
+
+    return EXIT_OK if resubmit(args.sweep_dir, args.failed, args.runs, args.max_parallel) else EXIT_RUN_FAILED
 
 
 def _profiles() -> int:
@@ -328,6 +322,17 @@ def _profiles() -> int:
         table.add_row(name, profile.description, command, str(path))
     make_console().print(table)
     return EXIT_OK
+
+
+_VERBS = {
+    "submit": _submit,
+    "status": _status,
+    "collect": _collect,
+    "compare": _compare,
+    "resubmit": _resubmit,
+    "cancel": _cancel,
+    "profiles": lambda _args: _profiles(),
+}
 
 
 if __name__ == "__main__":

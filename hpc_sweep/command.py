@@ -1,13 +1,17 @@
-"""The one place that turns a run into the training command's argv (never a shell string).
+"""The one place that turns a run into the training command's argv (never a shell string), fresh or resumed.
 
 The argv follows Isaac Lab's ``train.py`` CLI: our flags first (``--task --seed --max_iterations --num_envs``, then
-the optional flags the profile declares), then the user's pass-through arguments, then Hydra overrides.
+the optional flags the profile declares), then the user's pass-through arguments, then Hydra overrides, then (for a
+resumed attempt) the profile's resume flags. A command is kept in parts (:class:`TrainingCommand`), so the job
+wrapper builds a resumed attempt's argv from the run, with the remaining iterations, instead of patching a list.
+Imports only the standard library and our spec layer: the job wrapper on every node builds its resume argv here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from hpc_sweep.errors import UsageError
 from hpc_sweep.profiles import Profile
@@ -15,15 +19,89 @@ from hpc_sweep.spec import RunSpec
 
 
 @dataclass(frozen=True)
-class ResolvedCommand:
-    """A run's command, ready for ``subprocess``: argv plus the directory it runs in."""
+class TrainingCommand:
+    """A run's training command in parts, with placeholders and environment variables already expanded."""
 
-    argv: tuple[str, ...]
+    program: tuple[str, ...]  # launcher (wrapped in torch.distributed.run for several GPUs) + training script
+    task: str
+    seed: int
+    max_iterations: int
+    num_envs: int
+    options: tuple[str, ...]  # the profile's optional flags (--headless, --run_name ..., --world) and extra args
+    passthrough: tuple[str, ...]  # the user's additional arguments, then Hydra overrides
     workdir: str
+    resume: str  # the profile's resume style (see hpc_sweep.profiles.RESUME_STYLES)
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        """The argv of a fresh attempt: every planned iteration."""
+        return self._argv(self.max_iterations, ())
+
+    def resume_argv(self, checkpoint: tuple[Path, int]) -> tuple[str, ...]:
+        """The argv of an attempt that resumes from ``checkpoint`` (its path and iteration ``k``).
+
+        RSL-RL's runner continues from the checkpoint's iteration ``k`` (redoing ``k``), so ``max_iterations - k``
+        more iterations end exactly at the planned last iteration. Styles: ``isaaclab`` (``--resume --load_run
+        <dir> --checkpoint <file>``), ``checkpoint_path`` (newer Isaac Lab: ``--resume --checkpoint <path>``),
+        ``resume_path`` (BALLU: ``--resume_path <path>``); ``none`` starts over.
+        """
+        if self.resume == "none":
+            return self.argv
+        path, iteration = checkpoint
+        remaining = max(1, self.max_iterations - iteration)
+        if self.resume == "checkpoint_path":
+            flags: tuple[str, ...] = ("--resume", "--checkpoint", str(path))
+        elif self.resume == "resume_path":
+            flags = ("--resume_path", str(path))
+        else:
+            flags = ("--resume", "--load_run", path.parent.name, "--checkpoint", path.name)
+        return self._argv(remaining, flags)
+
+    def _argv(self, iterations: int, resume_flags: tuple[str, ...]) -> tuple[str, ...]:
+        head = ("--task", self.task, "--seed", str(self.seed))
+        sizes = ("--max_iterations", str(iterations), "--num_envs", str(self.num_envs))
+        return (*self.program, *head, *sizes, *self.options, *self.passthrough, *resume_flags)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as stored in the manifest (``resubmit`` rebuilds the command from it)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingCommand:
+        """The command a manifest recorded."""
+        tuples = ("program", "options", "passthrough")
+        return cls(**{key: tuple(value) if key in tuples else value for key, value in data.items()})
 
 
-def build_command(run: RunSpec, profile: Profile, sweep_dir: Path, python: str) -> ResolvedCommand:
-    """Return the argv and working directory of ``run`` under ``profile``.
+@dataclass(frozen=True)
+class JobRequest:
+    """Everything one job needs, as plain picklable values (the node imports no planning code)."""
+
+    sweep_dir: str
+    run_id: str
+    command: TrainingCommand
+    run_name: str
+    common_folder: str
+    layout: str
+    gpu: str | None = None
+    echo: bool = False
+
+    @property
+    def seed(self) -> int:
+        return self.command.seed
+
+    @property
+    def workdir(self) -> str:
+        return self.command.workdir
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        """The fresh attempt's argv."""
+        return self.command.argv
+
+
+def build_command(run: RunSpec, profile: Profile, sweep_dir: Path, python: str) -> TrainingCommand:
+    """Return the command of ``run`` under ``profile``.
 
     ``python`` fills the ``{python}`` placeholder: the interpreter that will run the job (the current one locally,
     the profile's ``slurm.python`` on a cluster).
@@ -34,26 +112,32 @@ def build_command(run: RunSpec, profile: Profile, sweep_dir: Path, python: str) 
             'use a profile whose [command].flags include "world" (e.g. --profile ballu)'
         )
     expand = lambda text: profile.expand(text, sweep_dir, python)  # noqa: E731 - a closure keeps the calls short
-    argv = [expand(part) for part in profile.launcher]
+    launcher = [expand(part) for part in profile.launcher]
     if run.gpus_per_run > 1:
-        argv = _distributed_launcher(argv, run.gpus_per_run)
-    argv.append(expand(profile.script))
-    argv += ["--task", run.task, "--seed", str(run.seed)]
-    argv += ["--max_iterations", str(run.max_iterations), "--num_envs", str(run.num_envs)]
+        launcher = _distributed_launcher(launcher, run.gpus_per_run)
+    options: list[str] = []
     if run.headless and "headless" in profile.flags:
-        argv.append("--headless")
+        options.append("--headless")
     if "run_name" in profile.flags:
-        argv += ["--run_name", run.run_name]
+        options += ["--run_name", run.run_name]
     if "common_folder" in profile.flags:
-        argv += ["--common_folder", run.common_folder]
+        options += ["--common_folder", run.common_folder]
     if run.world:
-        argv.append("--world")
-    argv += [expand(arg) for arg in profile.extra_args]
+        options.append("--world")
+    options += [expand(arg) for arg in profile.extra_args]
     if run.gpus_per_run > 1:
-        argv.append("--distributed")
-    argv += list(run.additional_args)
-    argv += list(run.overrides)
-    return ResolvedCommand(argv=tuple(argv), workdir=expand(profile.workdir))
+        options.append("--distributed")
+    return TrainingCommand(
+        program=(*launcher, expand(profile.script)),
+        task=run.task,
+        seed=run.seed,
+        max_iterations=run.max_iterations,
+        num_envs=run.num_envs,
+        options=tuple(options),
+        passthrough=(*run.additional_args, *run.overrides),
+        workdir=expand(profile.workdir),
+        resume=profile.resume,
+    )
 
 
 def _distributed_launcher(launcher: list[str], nproc: int) -> list[str]:

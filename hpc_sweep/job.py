@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -20,30 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpc_sweep.collect.textlog import LogScan
+from hpc_sweep.command import JobRequest
 from hpc_sweep.layout import SweepLayout
+from hpc_sweep.logs.console import LogScan
+from hpc_sweep.logs.layouts import LAYOUTS, RunIdentity, latest_checkpoint
 from hpc_sweep.records import now_iso, read_record, update_partial_results, write_record
+from hpc_sweep.runstate import RunState, classify_exit
 
 _KILL_GRACE_S = 15.0
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-_MODEL = re.compile(r"model_(\d+)\.pt")
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    """Everything one job needs, as plain picklable values (no import of the planning code on the node)."""
-
-    sweep_dir: str
-    run_id: str
-    argv: tuple[str, ...]
-    workdir: str
-    run_name: str
-    seed: int
-    common_folder: str
-    max_iterations: int = 0
-    resume_style: str = "isaaclab"
-    gpu: str | None = None
-    echo: bool = False
 
 
 @dataclass
@@ -90,12 +74,13 @@ class TrainingJob:
         """
         layout = SweepLayout(Path(request.sweep_dir))
         previous = read_record(layout, request.run_id) or {}
-        checkpoint = latest_checkpoint(previous.get("log_dirs", [])) if previous.get("state") != "completed" else None
-        argv = resume_argv(request, checkpoint) if checkpoint else list(request.argv)
+        finished = previous.get("state") == RunState.COMPLETED
+        checkpoint = None if finished else latest_checkpoint(previous.get("log_dirs", []))
+        argv = list(request.command.resume_argv(checkpoint) if checkpoint else request.argv)
         record: dict[str, Any] = {
             **previous,
             "run_id": request.run_id,
-            "state": "running",
+            "state": RunState.RUNNING,
             "attempt": int(previous.get("attempt", 0)) + 1,
             "host": socket.gethostname(),
             "job_id": _job_id(),
@@ -115,7 +100,13 @@ class TrainingJob:
         with self._ending:
             if self._checkpointed:  # the requeue signal stopped this attempt and recorded it
                 return record
-            state, reason = _classify(outcome, outcome.scan, _find_log_dir(request, outcome.scan, started))
+            state, reason = classify_exit(
+                outcome.returncode,
+                start_error=outcome.start_error,
+                stopped_by=outcome.stopped_by,
+                log_failure=outcome.scan.failure_reason(),
+                log_dir_found=_find_log_dir(request, outcome.scan, started) is not None,
+            )
             return self._finish(layout, outcome, state, reason, started)
 
     def checkpoint(self, request: JobRequest) -> Any:
@@ -147,10 +138,10 @@ class TrainingJob:
             layout = SweepLayout(Path(self._request.sweep_dir))
             outcome = _Outcome(self._process.poll() if self._process else None, self._scan, "SIGUSR2", None)
             reason = "time limit or preemption signal: requeued, will resume from the latest checkpoint"
-            self._finish(layout, outcome, "requeued", reason, self._started)
+            self._finish(layout, outcome, RunState.REQUEUED, reason, self._started)
 
     def _finish(
-        self, layout: SweepLayout, outcome: _Outcome, state: str, reason: str | None, started: float
+        self, layout: SweepLayout, outcome: _Outcome, state: RunState, reason: str | None, started: float
     ) -> dict[str, Any]:
         """Write the attempt's end into the record, then regenerate partial_results.json."""
         assert self._record is not None and self._request is not None
@@ -182,7 +173,7 @@ class TrainingJob:
             log_dirs=log_dirs,
             attempts=[*record.get("attempts", []), attempt],
             iterations_done=None if scan.iteration is None else scan.iteration + 1,
-            total_iterations=self._request.max_iterations or scan.total_iterations,
+            total_iterations=self._request.command.max_iterations,
             final_reward_mean=scan.last_mean_reward,
             first_reward_mean=record.get("first_reward_mean") or scan.first_mean_reward,
             last_lines=scan.tail,
@@ -261,7 +252,7 @@ class PackedJob:
     def __call__(self, requests: tuple[JobRequest, ...]) -> list[dict[str, Any]]:
         """Run every unfinished request of the pack at once; return their records in order."""
         layout = SweepLayout(Path(requests[0].sweep_dir))
-        todo = [r for r in requests if (read_record(layout, r.run_id) or {}).get("state") != "completed"]
+        todo = [r for r in requests if (read_record(layout, r.run_id) or {}).get("state") != RunState.COMPLETED]
         self._jobs = [TrainingJob() for _ in todo]
         records: dict[str, dict[str, Any]] = {}
 
@@ -340,79 +331,11 @@ def _wait_or_kill(process: subprocess.Popen[bytes]) -> int:
         return process.wait()
 
 
-def _classify(outcome: _Outcome, scan: LogScan, log_dir: str | None) -> tuple[str, str | None]:
-    """Decide the run's state and a one-line reason from the exit code, the signal and the log."""
-    if outcome.start_error:
-        return "failed", outcome.start_error
-    code = outcome.returncode
-    if outcome.stopped_by == "SIGINT":
-        return "cancelled", f"stopped by SIGINT (Ctrl-C), exit code {code}"
-    if outcome.stopped_by:
-        return "interrupted", f"stopped by {outcome.stopped_by} (cancelled, preempted or requeued), exit code {code}"
-    log_reason = scan.failure_reason()
-    if code is not None and code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-        return "failed", f"killed by signal {name}" + (f"; {log_reason}" if log_reason else "")
-    if code != 0:
-        return "failed", f"exit code {code}" + (f"; {log_reason}" if log_reason else "")
-    if log_reason:
-        return "failed", f"{log_reason} (the process exited 0)"
-    if log_dir is None:
-        return "failed", "no log directory created (the training printed no log dir and none was found)"
-    return "completed", None
-
-
 def _find_log_dir(request: JobRequest, scan: LogScan, started: float) -> str | None:
-    """Locate the run directory the training wrote: from its printed lines first, then by name under logs/rsl_rl."""
-    candidates: list[Path] = []
-    if scan.log_root:
-        root = Path(request.workdir, scan.log_root)
-        if root.is_dir():
-            prefix = scan.exact_name or ""
-            candidates = [p for p in root.iterdir() if p.is_dir() and prefix and p.name.startswith(prefix)]
-            named = [p for p in candidates if p.name.endswith(request.run_name)]
-            candidates = named or candidates
-    if not candidates:
-        base = Path(request.workdir, "logs", "rsl_rl")
-        patterns = [f"*/*_{request.run_name}", f"*/{request.common_folder}/seed_{request.seed}"]
-        for pattern in patterns:
-            candidates += [p for p in base.glob(pattern) if p.is_dir() and p.stat().st_mtime >= started - 5]
-    if not candidates:
-        return None
-    return str(max(candidates, key=lambda p: p.stat().st_mtime).resolve())
-
-
-def latest_checkpoint(log_dirs: list[str]) -> tuple[Path, int] | None:
-    """The newest ``model_<it>.pt`` over a run's earlier attempts (highest iteration; later attempt on ties)."""
-    best: tuple[Path, int] | None = None
-    for log_dir in log_dirs:
-        for path in Path(log_dir).glob("model_*.pt"):
-            match = _MODEL.fullmatch(path.name)
-            if match and (best is None or int(match.group(1)) >= best[1]):
-                best = (path, int(match.group(1)))
-    return best
-
-
-def resume_argv(request: JobRequest, checkpoint: tuple[Path, int]) -> list[str]:
-    """The training argv that resumes from ``checkpoint`` for the remaining iterations, in the profile's style.
-
-    RSL-RL's runner continues from the checkpoint's iteration ``k`` (redoing ``k``), so ``max_iterations - k``
-    more iterations end exactly at the planned last iteration. Styles: ``isaaclab`` (``--resume --load_run <dir>
-    --checkpoint <file>``), ``checkpoint_path`` (newer Isaac Lab: ``--checkpoint <path>``), ``resume_path``
-    (BALLU: ``--resume_path <path>``); ``none`` starts over.
-    """
-    path, iteration = checkpoint
-    argv = list(request.argv)
-    if request.resume_style == "none":
-        return argv
-    remaining = max(1, request.max_iterations - iteration) if request.max_iterations else None
-    if remaining is not None and "--max_iterations" in argv:
-        argv[argv.index("--max_iterations") + 1] = str(remaining)
-    if request.resume_style == "checkpoint_path":
-        return [*argv, "--resume", "--checkpoint", str(path)]
-    if request.resume_style == "resume_path":
-        return [*argv, "--resume_path", str(path)]
-    return [*argv, "--resume", "--load_run", path.parent.name, "--checkpoint", path.name]
+    """The run directory this attempt wrote, as the profile's log layout finds it."""
+    run = RunIdentity(Path(request.workdir), request.run_name, request.common_folder, request.seed)
+    found = LAYOUTS[request.layout].find_run_dir(run, scan, started)
+    return str(found) if found else None
 
 
 def _job_id() -> str | None:

@@ -15,6 +15,7 @@ from hpc_sweep.atomic import write_json_atomic
 from hpc_sweep.errors import UsageError
 from hpc_sweep.layout import SweepLayout
 from hpc_sweep.records import now_iso, read_all_records, sweep_lock
+from hpc_sweep.runstate import RunState
 
 MANIFEST_SCHEMA = "hpc_sweep.sweep/1"
 #: Record fields copied into the manifest's run entries by :func:`refresh_manifest`.
@@ -60,7 +61,7 @@ def new_manifest(
         "profile": profile,
         "options": options,
         "jobs": [],
-        "runs": [{**run, "state": "pending", "attempt": 0} for run in runs],
+        "runs": [{**run, "state": RunState.PENDING, "attempt": 0} for run in runs],
     }
 
 

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpc_sweep.command import build_command
-from hpc_sweep.job import JobRequest
+from hpc_sweep.command import JobRequest, TrainingCommand, build_command
 from hpc_sweep.manifest import new_manifest
-from hpc_sweep.profiles import Profile
+from hpc_sweep.profiles import DEFAULT_LAYOUT, Profile
 from hpc_sweep.spec import RunSpec, SweepSpec, expand_runs
 
 
@@ -49,38 +48,44 @@ def make_plan(
     entries: list[dict[str, Any]] = []
     for run in runs:
         command = build_command(run, profile, sweep_dir, interpreter)
-        requests.append(
-            JobRequest(
-                sweep_dir=str(sweep_dir),
-                run_id=run.run_id,
-                argv=command.argv,
-                workdir=command.workdir,
-                run_name=run.run_name,
-                seed=run.seed,
-                common_folder=run.common_folder,
-                max_iterations=run.max_iterations,
-                resume_style=profile.resume,
-            )
+        requests.append(_request(sweep_dir, run.run_id, command, run.run_name, run.common_folder, profile.layout))
+        entries.append(
+            {
+                **run.to_dict(),
+                "command": list(command.argv),
+                "workdir": command.workdir,
+                "training_command": command.to_dict(),
+            }
         )
-        entries.append({**run.to_dict(), "command": list(command.argv), "workdir": command.workdir})
     manifest = new_manifest(spec.to_dict(), profile.to_dict(), executor, entries, options)
     return Plan(sweep_dir, spec, profile, executor, runs, requests, manifest)
 
 
 def requests_from_manifest(manifest: dict[str, Any], sweep_dir: Path, run_ids: set[str]) -> list[JobRequest]:
     """Job requests for the given runs of an existing sweep, from the commands its manifest recorded."""
+    layout = manifest["profile"].get("layout", DEFAULT_LAYOUT)
     return [
-        JobRequest(
-            sweep_dir=str(sweep_dir),
-            run_id=run["run_id"],
-            argv=tuple(run["command"]),
-            workdir=run["workdir"],
-            run_name=run["run_name"],
-            seed=run["seed"],
-            common_folder=run["common_folder"],
-            max_iterations=run["max_iterations"],
-            resume_style=manifest["profile"].get("resume", "isaaclab"),
+        _request(
+            sweep_dir,
+            run["run_id"],
+            TrainingCommand.from_dict(run["training_command"]),
+            run["run_name"],
+            run["common_folder"],
+            layout,
         )
         for run in manifest["runs"]
         if run["run_id"] in run_ids
     ]
+
+
+def _request(
+    sweep_dir: Path, run_id: str, command: TrainingCommand, run_name: str, common_folder: str, layout: str
+) -> JobRequest:
+    return JobRequest(
+        sweep_dir=str(sweep_dir),
+        run_id=run_id,
+        command=command,
+        run_name=run_name,
+        common_folder=common_folder,
+        layout=layout,
+    )

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from hpc_sweep.errors import UsageError
+from hpc_sweep.logs.layouts import LAYOUTS
+from hpc_sweep.resources import BY_NAME as SLURM_RESOURCES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,33 +26,17 @@ else:  # pragma: no cover - Python 3.10
 
 #: Optional flags a training script may accept; the command builder passes only those the profile lists.
 KNOWN_FLAGS = frozenset({"headless", "run_name", "common_folder", "world"})
-#: Slurm resource keys a profile (or the matching command-line flags) may set.
-SLURM_KEYS = frozenset(
-    {
-        "partition",
-        "account",
-        "qos",
-        "time",
-        "gpus_per_node",
-        "cpus_per_task",
-        "mem_gb",
-        "constraint",
-        "exclude",
-        "array_parallelism",
-        "additional_parameters",
-        "setup",
-        "python",
-    }
-)
 _SECTIONS = {
     "description": str,
     "command": dict,
     "slurm": dict,
     "vars": dict,
 }
-_COMMAND_KEYS = frozenset({"launcher", "script", "workdir", "flags", "extra_args", "resume"})
-#: How a training script resumes from a checkpoint (see hpc_sweep.job.resume_argv).
+_COMMAND_KEYS = frozenset({"launcher", "script", "workdir", "flags", "extra_args", "resume", "layout"})
+#: How a training script resumes from a checkpoint (see hpc_sweep.command.TrainingCommand.argv).
 RESUME_STYLES = frozenset({"isaaclab", "checkpoint_path", "resume_path", "none"})
+DEFAULT_RESUME = "isaaclab"
+DEFAULT_LAYOUT = "isaaclab"
 _PLACEHOLDER = re.compile(r"(?<!\$)\{(\w+)\}")
 _DEMO_TASK_PREFIX = "Demo-"
 
@@ -67,7 +53,8 @@ class Profile:
     workdir: str = "{sweep_dir}"
     flags: frozenset[str] = frozenset({"headless", "run_name"})
     extra_args: tuple[str, ...] = ()
-    resume: str = "isaaclab"
+    resume: str = DEFAULT_RESUME
+    layout: str = DEFAULT_LAYOUT
     slurm: dict[str, Any] = field(default_factory=dict)
     vars: dict[str, str] = field(default_factory=dict)
 
@@ -117,6 +104,7 @@ class Profile:
             "flags": sorted(self.flags),
             "extra_args": list(self.extra_args),
             "resume": self.resume,
+            "layout": self.layout,
             "slurm": self.slurm,
             "vars": self.vars,
         }
@@ -183,10 +171,13 @@ def parse_profile(data: dict[str, Any], name: str, source: str) -> Profile:
     flags = frozenset(command.get("flags", ["headless", "run_name"]))
     _check_keys(flags, KNOWN_FLAGS, f"profile {source} [command].flags")
     slurm = dict(data.get("slurm", {}))
-    _check_keys(slurm.keys(), SLURM_KEYS, f"profile {source} [slurm]")
-    resume = command.get("resume", "isaaclab")
+    _check_keys(slurm.keys(), SLURM_RESOURCES.keys(), f"profile {source} [slurm]")
+    resume = command.get("resume", DEFAULT_RESUME)
     if resume not in RESUME_STYLES:
         raise UsageError(f"profile {source} [command].resume: {resume!r}; valid: {', '.join(sorted(RESUME_STYLES))}")
+    layout = command.get("layout", DEFAULT_LAYOUT)
+    if layout not in LAYOUTS:
+        raise UsageError(f"profile {source} [command].layout: {layout!r}; valid: {', '.join(sorted(LAYOUTS))}")
     launcher = command.get("launcher", ["{python}"])
     if isinstance(launcher, str):
         launcher = shlex.split(launcher)
@@ -200,6 +191,7 @@ def parse_profile(data: dict[str, Any], name: str, source: str) -> Profile:
         flags=flags,
         extra_args=tuple(str(arg) for arg in command.get("extra_args", [])),
         resume=resume,
+        layout=layout,
         slurm=slurm,
         vars={str(k): str(v) for k, v in data.get("vars", {}).items()},
     )

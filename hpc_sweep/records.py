@@ -18,8 +18,8 @@ from typing import Any
 
 from hpc_sweep.atomic import write_json_atomic
 from hpc_sweep.layout import SweepLayout
+from hpc_sweep.runstate import FINISHED
 
-FINISHED_STATES = frozenset({"completed", "failed", "cancelled", "timeout"})
 PARTIAL_SCHEMA = "hpc_sweep.partial_results/1"
 _STALE_LOCK_S = 60.0
 
@@ -121,7 +121,7 @@ def update_partial_results(layout: SweepLayout) -> dict[str, Any]:
         results = [
             partial_entry(runs.get(run_id, {}), record)
             for run_id, record in records.items()
-            if record.get("state") in FINISHED_STATES
+            if record.get("state") in FINISHED
         ]
         data = {
             "schema": PARTIAL_SCHEMA,

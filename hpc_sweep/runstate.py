@@ -114,10 +114,12 @@ def classify_exit(
     if stopped_by == "SIGINT":
         return RunState.CANCELLED, f"stopped by SIGINT (Ctrl-C), exit code {returncode}"
     if stopped_by:
-        return RunState.INTERRUPTED, f"stopped by {stopped_by} (cancelled, preempted or requeued), exit code {returncode}"
+        reason = f"stopped by {stopped_by} (cancelled, preempted or requeued), exit code {returncode}"
+        return RunState.INTERRUPTED, reason
     detail = f"; {log_failure}" if log_failure else ""
     if returncode is not None and returncode < 0:
-        name = signal.Signals(-returncode).name if -returncode in signal.Signals._value2member_map_ else str(-returncode)
+        known = -returncode in signal.Signals._value2member_map_
+        name = signal.Signals(-returncode).name if known else str(-returncode)
         return RunState.FAILED, f"killed by signal {name}{detail}"
     if returncode != 0:
         return RunState.FAILED, f"exit code {returncode}{detail}"

@@ -1,4 +1,4 @@
-"""Reading artefacts: run discovery, TensorBoard event records, RSL-RL console text, summaries.txt -> tidy table.
+"""Reading artefacts: run discovery, TensorBoard event records, console and summaries fallbacks -> tidy tables.
 
-Kept import-free on purpose: the job wrapper imports ``hpc_sweep.collect.textlog`` and must not pay for pandas.
+The collector reads; it never asks a scheduler: a sweep's run states come in from its launcher (``verbs/collect``).
 """

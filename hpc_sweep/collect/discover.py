@@ -9,22 +9,21 @@ attempt, ``resume: True`` in ``params/agent.yaml``) are joined to the run they c
 from __future__ import annotations
 
 import os
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hpc_sweep.collect.textlog import scan_log
 from hpc_sweep.errors import UsageError
+from hpc_sweep.logs.console import scan_log
+from hpc_sweep.logs.layouts import group_of, infer_seed, read_agent_params, run_key
 from hpc_sweep.manifest import is_sweep_dir, load_sweep
+from hpc_sweep.runstate import RunState
 
 EVENT_PREFIX = "events.out.tfevents."
 SUMMARIES = "summaries.txt"
-#: Run-directory timestamps: Isaac Lab's ``2024-03-01_14-22-33`` and legged_gym's / rsl_rl's ``Mar01_14-22-33``.
-_TIMESTAMP = re.compile(r"^(?:\d{4}-\d{2}-\d{2}|[A-Z][a-z]{2}\d{2})_\d{2}-\d{2}-\d{2}_?")
-_SEED_IN_NAME = re.compile(r"(?:^|[_-])seed[_-]?(\d+)(?:$|[_-])", re.IGNORECASE)
-_YAML_SEED = re.compile(r"^seed:\s*(-?\d+)\s*$", re.MULTILINE)
-_YAML_RESUME = re.compile(r"^resume:\s*(true|True)\s*$", re.MULTILINE)
+#: A run's state and reason as its launcher sees them (``hpc-sweep collect`` asks the launcher, once, before reading).
+RunStates = Mapping[str, tuple[str | None, str | None]]
 _CONSOLE_MARK = b"Learning iteration"
 _LOG_SUFFIXES = (".log", ".out", ".txt", ".err")
 
@@ -38,17 +37,21 @@ class RunSource:
     group: str
     log_dirs: list[Path] = field(default_factory=list)
     console_logs: list[Path] = field(default_factory=list)
-    status: str = "unknown"
+    status: str = RunState.UNKNOWN
     error: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def discover_runs(path: Path) -> list[RunSource]:
-    """The runs under ``path`` (a sweep dir of ours, or any log tree); exit-2 error when there are none."""
+def discover_runs(path: Path, states: RunStates | None = None) -> list[RunSource]:
+    """The runs under ``path`` (a sweep dir of ours, or any log tree); exit-2 error when there are none.
+
+    ``states`` overrides the state and reason a sweep's records hold (the scheduler's word on runs that could not
+    record their own end); without it the records are believed as they are.
+    """
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path} does not exist; give a sweep dir or a directory of training logs")
-    runs = runs_from_manifest(path) if is_sweep_dir(path) else scan_tree(path)
+    runs = runs_from_manifest(path, states) if is_sweep_dir(path) else scan_tree(path)
     if not runs:
         raise UsageError(
             f"{path} holds no training runs (no events.out.tfevents.*, RSL-RL console log or summaries.txt found)"
@@ -56,16 +59,13 @@ def discover_runs(path: Path) -> list[RunSource]:
     return runs
 
 
-def runs_from_manifest(path: Path) -> list[RunSource]:
-    """Runs as the sweep's manifest and records describe them (with Slurm's word on runs that could not record
-    their own end: a job killed for its memory or on a failed node, a requeue that never came)."""
+def runs_from_manifest(path: Path, states: RunStates | None = None) -> list[RunSource]:
+    """Runs as the sweep's manifest and records describe them, with ``states`` (by run id) taking precedence."""
     sweep = load_sweep(path)
-    if sweep.manifest.get("executor") == "slurm":
-        from hpc_sweep.launch.sacct import merge_scheduler_states
-
-        merge_scheduler_states(sweep)
     runs: list[RunSource] = []
     for run in sweep.runs:
+        if states and run["run_id"] in states:
+            run["state"], run["reason"] = states[run["run_id"]]
         log_dirs = [Path(p) for p in (run.get("log_dirs") or ([run["log_dir"]] if run.get("log_dir") else []))]
         train_log = sweep.layout.train_log(run["run_id"])
         runs.append(
@@ -75,7 +75,7 @@ def runs_from_manifest(path: Path) -> list[RunSource]:
                 group=run.get("group", ""),
                 log_dirs=[d for d in log_dirs if d.is_dir()],
                 console_logs=[train_log] if train_log.is_file() else [],
-                status=run.get("state", "unknown"),
+                status=run.get("state") or RunState.UNKNOWN,
                 error=run.get("reason"),
                 info={
                     "task": run.get("task"),
@@ -111,8 +111,8 @@ def scan_tree(root: Path) -> list[RunSource]:
         stray_logs += [here / name for name in sorted(files) if _is_console_log(here / name)]
     runs: dict[tuple[str, str], RunSource] = {}
     for run_dir in sorted(run_dirs, key=lambda p: (p.parent, p.name)):
-        key = (str(run_dir.parent), _run_key(run_dir))
-        resumed = _is_resumed(run_dir)
+        key = (str(run_dir.parent), run_key(run_dir))
+        resumed = read_agent_params(run_dir).resume
         if key in runs and resumed:
             runs[key].log_dirs.append(run_dir)
             continue
@@ -121,7 +121,7 @@ def scan_tree(root: Path) -> list[RunSource]:
         runs[key] = RunSource(
             run_id=str(run_dir.relative_to(root)) if run_dir != root else run_dir.name,
             seed=infer_seed(run_dir),
-            group=_group_of(run_dir),
+            group=group_of(run_dir),
             log_dirs=[run_dir],
             console_logs=[p for p in sorted(run_dir.iterdir()) if p.is_file() and _is_console_log(p)],
         )
@@ -151,39 +151,6 @@ def _run_of_log(log: Path, runs: list[RunSource]) -> RunSource | None:
             if log_dir.parent.name == experiment and log_dir.name.startswith(scan.exact_name):
                 return run
     return None
-
-
-def infer_seed(path: Path) -> int | None:
-    """The seed from the directory/file name (``seed_42``, ``_seed42``) or ``params/agent.yaml`` (``seed:``)."""
-    for part in (path.stem, path.parent.name) if path.is_file() else (path.name,):
-        match = _SEED_IN_NAME.search(_TIMESTAMP.sub("", part))
-        if match:
-            return int(match.group(1))
-    agent = path / "params" / "agent.yaml"
-    try:
-        match = _YAML_SEED.search(agent.read_text(encoding="utf-8", errors="replace"))
-    except OSError:
-        return None
-    return int(match.group(1)) if match else None
-
-
-def _run_key(run_dir: Path) -> str:
-    """The run's name without Isaac Lab's timestamp prefix (attempts of one resumed run share it)."""
-    return _TIMESTAMP.sub("", run_dir.name) or run_dir.name
-
-
-def _group_of(run_dir: Path) -> str:
-    """A group label: the run name without timestamp and seed, else the parent directory (experiment/common folder)."""
-    name = _SEED_IN_NAME.sub("", _TIMESTAMP.sub("", run_dir.name)).strip("_-")
-    return name or run_dir.parent.name
-
-
-def _is_resumed(run_dir: Path) -> bool:
-    try:
-        text = (run_dir / "params" / "agent.yaml").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return bool(_YAML_RESUME.search(text))
 
 
 def _is_console_log(path: Path) -> bool:

@@ -1,7 +1,7 @@
-"""Collection: read every run's artefacts into one tidy table, then write the result files, table and figure.
+"""Collection: read every run's artefacts (TensorBoard events first, then console logs and summaries.txt).
 
-The tidy long table (``run_id, seed, group, tag, metric, step, value, wall_time``) is the one interchange format
-between collection and analysis. ``data_source`` says where each run's numbers came from: ``tensorboard``,
+A :class:`Collection` holds each run's scalars as arrays and gives the two tidy tables of
+:mod:`hpc_sweep.collect.frames`. ``data_source`` says where each run's numbers came from: ``tensorboard``,
 ``console_log`` or ``summaries``.
 """
 
@@ -18,12 +18,14 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from hpc_sweep.collect.discover import SUMMARIES, RunSource, discover_runs
-from hpc_sweep.collect.events import iter_event_files, read_event_files
-from hpc_sweep.collect.metrics import METRIC_TAGS, canonical_metric
-from hpc_sweep.collect.textlog import parse_console_metrics, parse_summaries, scan_log
+from hpc_sweep.collect.discover import SUMMARIES, RunSource, RunStates, discover_runs
+from hpc_sweep.collect.frames import metrics_frame, runs_frame
+from hpc_sweep.collect.metrics import METRIC_TAGS
+from hpc_sweep.collect.tfevents import iter_event_files, read_event_files
+from hpc_sweep.logs.console import parse_console_metrics, parse_summaries, scan_log
+from hpc_sweep.logs.layouts import read_agent_params
+from hpc_sweep.runstate import RunState
 
-COLUMNS = ["run_id", "seed", "group", "tag", "metric", "step", "value", "wall_time"]
 _RECENT_S = 120.0
 
 
@@ -54,28 +56,12 @@ class Collection:
     warnings: list[str]
 
     def metrics_frame(self) -> pd.DataFrame:
-        """The tidy long table of every scalar of every run."""
-        frames = []
-        for run in self.runs:
-            for tag, (steps, values, wall) in run.scalars.items():
-                n = steps.size
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "run_id": np.repeat(run.source.run_id, n),
-                            "seed": np.repeat(run.source.seed, n),
-                            "group": np.repeat(run.source.group, n),
-                            "tag": np.repeat(tag, n),
-                            "metric": np.repeat(canonical_metric(tag) or "", n),
-                            "step": steps.astype(np.int64),
-                            "value": values.astype(np.float64),
-                            "wall_time": wall.astype(np.float64),
-                        }
-                    )
-                )
-        if not frames:
-            return pd.DataFrame({name: pd.Series(dtype=object) for name in COLUMNS})
-        return pd.concat(frames, ignore_index=True)[COLUMNS]
+        """The tidy long table of every scalar of every run (see :mod:`hpc_sweep.collect.frames`)."""
+        return metrics_frame(self.runs)
+
+    def runs_frame(self) -> pd.DataFrame:
+        """One row per run: identity, state, data source, paths, attempts (see :mod:`hpc_sweep.collect.frames`)."""
+        return runs_frame(self.runs)
 
 
 def read_run(source: RunSource) -> RunData:
@@ -125,17 +111,17 @@ def _infer_status(data: RunData) -> None:
     source = data.source
     for log in source.console_logs:
         reason = scan_log(log).failure_reason()
-        if reason and source.status != "failed":
-            source.status, source.error = "failed", reason
-    if source.status != "unknown":
+        if reason and source.status != RunState.FAILED:
+            source.status, source.error = RunState.FAILED, reason
+    if source.status != RunState.UNKNOWN:
         return
     if _reached_planned_end(data):
-        source.status = "completed"
+        source.status = RunState.COMPLETED
         return
     files = [p for d in source.log_dirs for p in d.iterdir()] + list(source.console_logs)
     newest = max((p.stat().st_mtime for p in files), default=0.0)
     if time.time() - newest < _RECENT_S:
-        source.status = "running"
+        source.status = RunState.RUNNING
 
 
 def _reached_planned_end(data: RunData) -> bool:
@@ -144,24 +130,19 @@ def _reached_planned_end(data: RunData) -> bool:
     if curve is None:
         return False
     for log_dir in data.source.log_dirs:
-        try:
-            text = (log_dir / "params" / "agent.yaml").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if line.startswith("max_iterations:"):
-                try:
-                    planned = int(line.split(":", 1)[1])
-                except ValueError:
-                    return False
-                return int(curve[0][-1]) + 1 >= planned
+        planned = read_agent_params(log_dir).max_iterations
+        if planned is not None:
+            return int(curve[0][-1]) + 1 >= planned
     return False
 
 
-def collect(path: Path, console: Console | None = None, workers: int | None = None) -> Collection:
-    """Discover and read every run under ``path`` (see :func:`read_runs`)."""
+def collect(
+    path: Path, console: Console | None = None, workers: int | None = None, states: RunStates | None = None
+) -> Collection:
+    """Discover and read every run under ``path`` (see :func:`read_runs`); ``states``: the launcher's view of a
+    sweep's runs (see :func:`hpc_sweep.collect.discover.discover_runs`)."""
     console = console or Console(stderr=True)
-    runs = read_runs(discover_runs(Path(path)), console, workers)
+    runs = read_runs(discover_runs(Path(path), states), console, workers)
     warnings = [warning for run in runs for warning in run.warnings]
     return Collection(root=Path(path), runs=runs, warnings=warnings)
 

@@ -2,28 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import submitit
 
-from hpc_sweep.job import JobRequest, TrainingJob
-from hpc_sweep.layout import SweepLayout
+from hpc_sweep.command import JobRequest
+from hpc_sweep.job import TrainingJob
+from hpc_sweep.launch.base import ObserverFactory
+from hpc_sweep.launch.local import record_what_finished
+from hpc_sweep.manifest import Sweep, load_sweep
+from hpc_sweep.runstate import RunState
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def run_debug(
-    layout: SweepLayout,
-    requests: list[JobRequest],
-    on_finish: Callable[[str, dict[str, Any]], None] | None = None,
-) -> dict[str, str]:
-    """Run each request in this process through submitit's DebugExecutor; return each run's final state."""
-    executor = submitit.DebugExecutor(folder=layout.submitit_dir / "debug")
-    states: dict[str, str] = {}
-    for request in requests:
-        job = executor.submit(TrainingJob(), replace(request, echo=True))
-        record = job.result()
-        states[request.run_id] = record["state"]
-        if on_finish:
-            on_finish(request.run_id, record)
-    return states
+class DebugLauncher:
+    """Each run in this process through submitit's DebugExecutor (a debugger can step into the job wrapper)."""
+
+    name = "debug"
+    runs_here = True
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], observe: ObserverFactory | None = None) -> DebugLauncher:
+        return cls()
+
+    def settings(self) -> dict[str, Any]:
+        return {}
+
+    def describe(self, sweep_dir: Path, requests: list[JobRequest], console: Console) -> None:
+        """Nothing beyond each run's command: debug runs are those commands."""
+
+    def launch(self, sweep: Sweep, requests: list[JobRequest], console: Console) -> bool:
+        """Run each request in turn, its output echoed; sweep.json and partial results are written even on Ctrl-C."""
+        executor = submitit.DebugExecutor(folder=sweep.layout.submitit_dir / "debug")
+        states: dict[str, str] = {}
+        try:
+            for request in requests:
+                job = executor.submit(TrainingJob(), replace(request, echo=True))
+                states[request.run_id] = job.result()["state"]
+        finally:
+            record_what_finished(sweep.layout.root, requests)
+        return all(state == RunState.COMPLETED for state in states.values())
+
+    def refresh(self, sweep: Sweep) -> None:
+        """Debug runs record their own end: nothing to overlay."""
+
+    def wait(self, sweep_dir: Path, console: Console) -> bool:
+        """Debug runs have ended when :meth:`launch` returns."""
+        return all(run.get("state") == RunState.COMPLETED for run in load_sweep(sweep_dir).runs)
+
+    def cancel(self, sweep: Sweep, console: Console) -> None:
+        console.print(f"{sweep.layout.root}: no Slurm jobs recorded; nothing to cancel")

@@ -1,7 +1,8 @@
 """The Slurm executor: one ``sbatch`` job array per sweep (split at ``MaxArraySize``) through submitit.
 
-Generic resource names (ours, shared by profiles and flags) map to submitit's Slurm parameters through one table;
-values are validated here, before anything is submitted, with errors that name the fix.
+Our resource names (shared by profiles and flags) map to submitit's Slurm parameters through the one table in
+:mod:`hpc_sweep.resources`; values are validated here, before anything is submitted, with errors that name the fix.
+The scheduler's view (one ``sacct`` call per sweep) is overlaid on the runs' own records by :meth:`refresh`.
 """
 
 from __future__ import annotations
@@ -10,28 +11,25 @@ import re
 import shlex
 import shutil
 import subprocess
+import time as _time
+from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from hpc_sweep.command import JobRequest
 from hpc_sweep.errors import HpcSweepError, UsageError
-from hpc_sweep.job import JobRequest
+from hpc_sweep.launch.base import ObserverFactory
+from hpc_sweep.launch.sacct import cancel_jobs, job_states
+from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest
+from hpc_sweep.records import now_iso, read_record, write_record
+from hpc_sweep.resources import BY_NAME
+from hpc_sweep.runstate import FINISHED, SLURM_TERMINAL, RunState, overlay_scheduler, parse_state
 
-#: our resource name -> submitit SlurmExecutor parameter
-PARAMETER_NAMES = {
-    "partition": "partition",
-    "account": "account",
-    "qos": "qos",
-    "time": "time",
-    "gpus_per_node": "gpus_per_node",
-    "cpus_per_task": "cpus_per_task",
-    "mem_gb": "mem",
-    "constraint": "constraint",
-    "exclude": "exclude",
-    "array_parallelism": "array_parallelism",
-    "additional_parameters": "additional_parameters",
-    "setup": "setup",
-}
-_COUNTS = ("gpus_per_node", "cpus_per_task", "array_parallelism")
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_COUNTS = tuple(name for name, resource in BY_NAME.items() if resource.kind is int)
 _TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
 DEFAULT_MAX_ARRAY_SIZE = 1001
 
@@ -63,10 +61,10 @@ def slurm_parameters(resources: dict[str, Any]) -> dict[str, Any]:
     """Translate and validate our resource names into submitit SlurmExecutor parameters."""
     params: dict[str, Any] = {}
     for key, value in resources.items():
-        if value is None or key == "python":
+        if value is None or (key in BY_NAME and BY_NAME[key].submitit is None):
             continue
-        if key not in PARAMETER_NAMES:
-            raise UsageError(f"unknown Slurm resource {key!r}; valid: {', '.join(sorted(PARAMETER_NAMES))}")
+        if key not in BY_NAME:
+            raise UsageError(f"unknown Slurm resource {key!r}; valid: {', '.join(sorted(BY_NAME))}")
         if key in _COUNTS and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise UsageError(f"--{key} {value!r} must be a non-negative integer")
         if key == "mem_gb":
@@ -79,7 +77,7 @@ def slurm_parameters(resources: dict[str, Any]) -> dict[str, Any]:
             raise UsageError("slurm.setup must be a list of shell lines")
         if key == "additional_parameters" and not isinstance(value, dict):
             raise UsageError("slurm.additional_parameters must be a table of sbatch options")
-        params[PARAMETER_NAMES[key]] = value
+        params[BY_NAME[key].submitit] = value
     if params.get("gpus_per_node") == 0:
         del params["gpus_per_node"]
     return params
@@ -134,7 +132,7 @@ def submit_arrays(
     """
     if shutil.which("sbatch") is None:
         raise UsageError("--executor slurm: sbatch is not on PATH; run on a login node, or use --executor local")
-    from hpc_sweep.job import PackedJob, TrainingJob
+    from hpc_sweep.job import PackedJob, TrainingJob  # the node-side job functions, pickled by submitit
 
     executor = _executor(folder, params, shlex.quote(python), max_requeues)
     packs = chunks(requests, runs_per_job)
@@ -161,3 +159,124 @@ def sbatch_script(folder: str, params: dict[str, Any], python: str, count: int) 
     return _make_sbatch_string(
         command=command, folder=folder, job_name="hpc_sweep", signal_delay_s=delay, map_count=count, **params
     )
+
+
+class SlurmLauncher:
+    """Job arrays through submitit; the login-node command returns once they are queued."""
+
+    name = "slurm"
+    runs_here = False
+
+    def __init__(self, parameters: dict[str, Any], python: str, max_requeues: int = 3, runs_per_job: int = 1) -> None:
+        self.parameters = parameters
+        self.python = python
+        self.max_requeues = max_requeues
+        self.runs_per_job = runs_per_job
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], observe: ObserverFactory | None = None) -> SlurmLauncher:
+        return cls(
+            settings["slurm_parameters"],
+            settings["slurm_python"],
+            int(settings.get("max_requeues", 3)),
+            int(settings.get("runs_per_job", 1)),
+        )
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "slurm_parameters": self.parameters,
+            "slurm_python": self.python,
+            "max_requeues": self.max_requeues,
+            "runs_per_job": self.runs_per_job,
+        }
+
+    def describe(self, sweep_dir: Path, requests: list[JobRequest], console: Console) -> None:
+        """The sbatch script of the sweep's array (one array task per ``runs_per_job`` runs)."""
+        folder = str(sweep_dir / "submitit" / "%j")
+        console.print("[bold]sbatch script[/bold] (one array per sweep):", highlight=False)
+        packs = -(-len(requests) // self.runs_per_job)
+        script = sbatch_script(folder, self.parameters, self.python, packs)
+        console.print(script, highlight=False, markup=False, soft_wrap=True)
+
+    def launch(self, sweep: Sweep, requests: list[JobRequest], console: Console) -> bool:
+        """Queue the runs as job arrays and record their job ids in sweep.json."""
+        folder = str(sweep.layout.submitit_dir / "%j")
+        job_ids = submit_arrays(requests, folder, self.parameters, self.python, self.max_requeues, self.runs_per_job)
+        by_run = dict(zip((r.run_id for r in requests), job_ids, strict=True))
+        for run in sweep.runs:
+            if run["run_id"] in by_run:
+                run["job_id"] = by_run[run["run_id"]]
+                run["state"] = RunState.QUEUED
+        arrays = sorted({job_id.split("_")[0] for job_id in job_ids})
+        tasks = len(set(job_ids))
+        jobs = [*sweep.manifest.get("jobs", []), *({"array_id": a, "submitted": now_iso()} for a in arrays)]
+        refresh_manifest(sweep, jobs=jobs)
+        packed = f" in {tasks} array tasks" if tasks != len(job_ids) else ""
+        console.print(f"queued {len(job_ids)} runs{packed} as Slurm array job(s) {', '.join(arrays)}", highlight=False)
+        console.print(f"next: hpc-sweep status {sweep.layout.root}   then: hpc-sweep collect {sweep.layout.root}")
+        return True
+
+    def refresh(self, sweep: Sweep) -> None:
+        """Overlay Slurm's view (one sacct call) on runs that have not recorded an end themselves.
+
+        A job killed by the scheduler (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, CANCELLED before it started) cannot write
+        its own record; its Slurm state becomes its state and reason here (see :func:`overlay_scheduler`).
+        """
+        arrays = _arrays(sweep)
+        if not arrays:
+            return
+        states = job_states(arrays)
+        for run in sweep.runs:
+            slurm_state = states.get(str(run.get("job_id")))
+            state = parse_state(run.get("state"))
+            if slurm_state is None or state in FINISHED:
+                continue
+            run["slurm_state"] = slurm_state
+            run["state"], run["reason"] = overlay_scheduler(state, slurm_state, run.get("reason"))
+
+    def wait(self, sweep_dir: Path, console: Console, poll_s: float = 10.0) -> bool:
+        """Block until every run has ended (one sacct call per poll), with a progress bar; True if all completed."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task("runs finished", total=None)
+            while True:
+                sweep = load_sweep(sweep_dir)
+                self.refresh(sweep)
+                states = Counter(str(run.get("state")) for run in sweep.runs)
+                done = sum(count for state, count in states.items() if state in FINISHED)
+                progress.update(task, total=len(sweep.runs), completed=done)
+                progress.update(task, description=", ".join(f"{n} {s}" for s, n in sorted(states.items())))
+                if done == len(sweep.runs):
+                    refresh_manifest(sweep)
+                    return states.get(RunState.COMPLETED, 0) == len(sweep.runs)
+                _time.sleep(poll_s)
+
+    def cancel(self, sweep: Sweep, console: Console, grace_s: float = 30.0) -> None:
+        """Cancel this sweep's Slurm arrays (only those) and record every unfinished run as cancelled."""
+        arrays = _arrays(sweep)
+        if not arrays:
+            console.print(f"{sweep.layout.root}: no Slurm jobs recorded; nothing to cancel")
+            return
+        cancel_jobs(arrays)
+        deadline = _time.monotonic() + grace_s
+        while _time.monotonic() < deadline:  # running jobs record their own cancellation on SIGTERM
+            if all(state in SLURM_TERMINAL for state in job_states(arrays).values()):
+                break
+            _time.sleep(1.0)
+        cancelled = 0
+        for run in sweep.runs:
+            record = read_record(sweep.layout, run["run_id"]) or {"run_id": run["run_id"], "attempt": 0}
+            if record.get("state") in FINISHED:
+                continue
+            record.update(state=RunState.CANCELLED, reason="cancelled by hpc-sweep cancel", end_time=now_iso())
+            write_record(sweep.layout, record)
+            cancelled += 1
+        refresh_manifest(load_sweep(sweep.layout.root), cancelled_at=now_iso())
+        console.print(f"cancelled Slurm array job(s) {', '.join(arrays)}; {cancelled} unfinished run(s) recorded")
+
+
+def _arrays(sweep: Sweep) -> list[str]:
+    """The Slurm array ids this sweep submitted (every submit and resubmit adds its own)."""
+    return [job["array_id"] for job in sweep.manifest.get("jobs", [])]

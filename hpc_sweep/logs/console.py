@@ -1,4 +1,4 @@
-"""Reading RSL-RL console output and job logs as text: progress, rewards, log-dir lines and failure signs.
+"""The RSL-RL console scanner: progress, rewards, log-dir lines and failure signs from a training's text output.
 
 Stdlib only: the job wrapper on each compute node uses it, and so do ``status`` and the collector's fallback.
 """

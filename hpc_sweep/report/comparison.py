@@ -2,7 +2,8 @@
 
 The figure has aggregate learning curves (mean with a 95% bootstrap band per group), final-score interval estimates
 (IQM and mean with 95% CIs), the probability of improvement of each pair with its CI, and a performance profile
-(fraction of runs scoring above each threshold) when every group has at least 5 runs.
+(fraction of runs scoring above each threshold) when every group has at least 5 runs. The numbers come from
+:mod:`hpc_sweep.analyse.compare`; this module formats and draws them.
 """
 
 from __future__ import annotations
@@ -20,12 +21,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from hpc_sweep.analyse.curves import align_curves, mean_curve_ci
-from hpc_sweep.analyse.stats import performance_profile
+from hpc_sweep.analyse.compare import Group, learning_curves, performance_profiles
 from hpc_sweep.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
-from hpc_sweep.compare import Group
-
-PROFILE_MIN_RUNS = 5
 
 
 def write_comparison(document: dict[str, Any], groups: list[Group], metric: str, out: Path) -> list[Path]:
@@ -92,20 +89,16 @@ def _ci(pair: Any, digits: int = 3) -> str:
 
 
 def _figure(document: dict[str, Any], groups: list[Group], metric: str) -> bytes:
-    with_profile = all(g.scores.size >= PROFILE_MIN_RUNS for g in groups)
+    profile = performance_profiles(groups)
+    with_profile = profile is not None
     fig, axes = plt.subplots(1, 4 if with_profile else 3, figsize=(22 if with_profile else 17, 5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     colour = {g.name: colours[i % len(colours)] for i, g in enumerate(groups)}
 
     ax = axes[0]
-    for g in groups:
-        series = [s for s in (run.metric(metric) for run in g.runs) if s is not None]
-        steps, curves = align_curves(series)
-        if not steps.size:
-            continue
-        mean, low, high = mean_curve_ci(curves)
-        ax.plot(steps, mean, color=colour[g.name], linewidth=2, label=f"{g.name} (n={curves.shape[0]})")
-        ax.fill_between(steps, low, high, color=colour[g.name], alpha=0.25)
+    for name, band in learning_curves(groups, metric).items():
+        ax.plot(band.steps, band.centre, color=colour[name], linewidth=2, label=f"{name} (n={band.num_runs})")
+        ax.fill_between(band.steps, band.low, band.high, color=colour[name], alpha=0.25)
     ax.set_title(f"{metric}: mean across runs, 95% bootstrap CI")
     ax.set_xlabel("iteration")
     ax.legend(fontsize=8)
@@ -142,12 +135,10 @@ def _figure(document: dict[str, Any], groups: list[Group], metric: str) -> bytes
     ax.set_title("probability of improvement, 95% CI")
     ax.grid(alpha=0.3, axis="x")
 
-    if with_profile:
+    if profile is not None:
         ax = axes[3]
-        every = np.concatenate([g.scores for g in groups])
-        thresholds = np.linspace(every.min(), every.max(), 101)
-        for g in groups:
-            ax.plot(thresholds, performance_profile(g.scores, thresholds), color=colour[g.name], label=g.name)
+        for name, fractions in profile.fractions.items():
+            ax.plot(profile.thresholds, fractions, color=colour[name], label=name)
         ax.set_title(f"performance profile: fraction of runs with final {metric} > tau")
         ax.set_xlabel("tau")
         ax.set_ylim(0, 1.02)

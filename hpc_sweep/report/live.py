@@ -9,12 +9,11 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from hpc_sweep.collect.textlog import scan_log
-from hpc_sweep.launch.local import LocalProgress
+from hpc_sweep.launch.base import LocalProgress
 from hpc_sweep.layout import SweepLayout
+from hpc_sweep.logs.console import scan_log
 from hpc_sweep.report.console import make_console
-
-_STATE_STYLE = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan", "pending": "dim"}
+from hpc_sweep.runstate import style as state_style
 
 
 class LiveDisplay:
@@ -55,7 +54,7 @@ class LiveDisplay:
         detail = f"final mean reward {reward:.3f}" if isinstance(reward, (int, float)) else ""
         if record.get("reason"):
             detail = f"{detail}; {record['reason']}" if detail else record["reason"]
-        style = _STATE_STYLE.get(state, "")
+        style = state_style(state)
         self.console.print(
             f"run {run_id} (seed {run.get('seed')}, {run.get('group')}): [{style}]{state}[/{style}] {detail}",
             highlight=False,

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from hpc_sweep.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from hpc_sweep.collect.results import Collection
+from hpc_sweep.runstate import style
 
 SUMMARY_COLUMNS = [
     "run_id",
@@ -74,14 +75,13 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
     for column in ("run", "seed", "group", "status", "source", "iters", "final reward", "max reward", "minutes"):
         numeric = column in ("iters", "final reward", "max reward", "minutes")
         runs.add_column(column, justify="right" if numeric else "left", no_wrap=column != "group", overflow="fold")
-    style = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan"}
     for r in results["experiments"]:
         status = r["status"] or "unknown"
         runs.add_row(
             r["run_id"],
             _fmt(r["seed"]),
             r["group"],
-            f"[{style.get(status, 'white')}]{status}[/]",
+            f"[{style(status)}]{status}[/]",
             r["data_source"],
             _fmt(r["training_iterations"]),
             _fmt(r["final_reward_mean"]),

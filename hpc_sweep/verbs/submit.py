@@ -1,4 +1,4 @@
-"""Submitting a sweep: spec -> profile -> plan -> manifest -> executor, then collection for local and debug sweeps."""
+"""``hpc-sweep submit`` and ``resubmit``: plan -> write the manifest -> the launcher; runs here are then collected."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ from typing import Any
 
 from rich.console import Console
 
+from hpc_sweep.command import JobRequest
 from hpc_sweep.errors import UsageError
-from hpc_sweep.job import JobRequest
+from hpc_sweep.launch.base import Launcher, launcher_for, make_launcher
+from hpc_sweep.launch.slurm import slurm_parameters
 from hpc_sweep.layout import SweepLayout
-from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest, write_new_manifest
+from hpc_sweep.manifest import Sweep, load_sweep, write_new_manifest
 from hpc_sweep.plan import Plan, make_plan, requests_from_manifest
-from hpc_sweep.profiles import default_profile_name, load_profile
-from hpc_sweep.records import now_iso, update_partial_results
+from hpc_sweep.profiles import Profile, default_profile_name, load_profile
 from hpc_sweep.report.console import make_console
+from hpc_sweep.report.live import LiveDisplay
+from hpc_sweep.runstate import ENDED_BADLY, IN_FLIGHT, RunState, parse_state
 from hpc_sweep.spec import SweepSpec
 
 
@@ -45,30 +48,14 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
     console = console or make_console()
     profile = load_profile(options.profile or default_profile_name(spec.task))
     profile = profile.with_overrides(options.launcher, options.train_script, options.workdir)
-    option_record = {
-        "max_parallel": options.max_parallel,
+    launcher, python = _launcher(spec, profile, options)
+    recorded = {
         "launcher_override": options.launcher,
         "train_script_override": options.train_script,
         "workdir_override": options.workdir,
+        **launcher.settings(),
     }
-    resources = {**profile.slurm, **{k: v for k, v in options.resources.items() if v is not None}}
-    if spec.gpus_per_run > 1 and options.resources.get("gpus_per_node") is None:
-        resources["gpus_per_node"] = max(int(resources.get("gpus_per_node") or 0), spec.gpus_per_run)
-    python = options.slurm_python or resources.get("python") or sys.executable
-    if options.executor == "slurm":
-        from hpc_sweep.launch.slurm import slurm_parameters
-
-        option_record["slurm_parameters"] = slurm_parameters(resources)
-        option_record["slurm_python"] = python
-        option_record["max_requeues"] = options.max_requeues
-    plan = make_plan(
-        spec,
-        profile,
-        options.sweep_dir,
-        options.executor,
-        option_record,
-        python if options.executor == "slurm" else None,
-    )
+    plan = make_plan(spec, profile, options.sweep_dir, options.executor, recorded, python)
     layout = SweepLayout(plan.sweep_dir)
     if layout.manifest.exists() and not options.resume:
         raise UsageError(
@@ -79,20 +66,13 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
         raise UsageError(f"--resume: {layout.root} holds no sweep to resume; drop --resume to start a new sweep")
     if options.dry_run:
         _print_plan(plan, console)
-        if options.executor == "slurm":
-            from hpc_sweep.launch.slurm import sbatch_script
-
-            folder = str(layout.submitit_dir / "%j")
-            console.print("[bold]sbatch script[/bold] (one array per sweep):", highlight=False)
-            packs = -(-len(plan.runs) // spec.runs_per_gpu)
-            script = sbatch_script(folder, option_record["slurm_parameters"], python, packs)
-            console.print(script, highlight=False, markup=False, soft_wrap=True)
+        launcher.describe(plan.sweep_dir, plan.requests, console)
         return True
     if options.resume:
         return resubmit(layout.root, max_parallel=options.max_parallel, console=console)
     write_new_manifest(layout, plan.manifest)
     console.print(f"sweep dir: {layout.root} ({len(plan.runs)} runs, executor {plan.executor}, profile {profile.name})")
-    return _launch(layout, plan.requests, options, console)
+    return _run(launcher, load_sweep(layout.root), plan.requests, options.wait, console)
 
 
 def resubmit(
@@ -109,110 +89,69 @@ def resubmit(
     """
     console = console or make_console()
     sweep = load_sweep(Path(sweep_dir))
-    if sweep.manifest.get("executor") == "slurm":
-        from hpc_sweep.launch.sacct import merge_scheduler_states
-
-        merge_scheduler_states(sweep)
+    launcher = launcher_for(sweep, _live_display, max_parallel=max_parallel)
+    launcher.refresh(sweep)
     known = {run["run_id"]: run for run in sweep.runs}
     unknown = sorted(set(run_ids or []) - set(known))
     if unknown:
         raise UsageError(f"--runs {' '.join(unknown)}: no such run in {sweep_dir}; see hpc-sweep status {sweep_dir}")
-    bad_states = {"failed", "cancelled", "interrupted", "timeout"}
     chosen: list[str] = []
     for run_id, run in known.items():
-        state = run.get("state", "pending")
+        state = parse_state(run.get("state"))
         if run_ids and run_id not in run_ids:
             continue
-        if state == "completed":
+        if state is RunState.COMPLETED:
             if run_ids:
                 console.print(f"run {run_id} completed: left as it is")
             continue
-        if state in ("running", "queued", "requeued") or (state == "pending" and run.get("job_id")):
+        if state in IN_FLIGHT or (state is RunState.PENDING and run.get("job_id")):
             console.print(f"run {run_id} is {state}: left to its job")
             continue
-        if failed_only and state not in bad_states:
+        if failed_only and state not in ENDED_BADLY:
             continue
         chosen.append(run_id)
     if not chosen:
         console.print("nothing to resubmit")
         return True
-    executor = sweep.manifest.get("executor", "local")
-    console.print(f"resubmitting {len(chosen)} run(s) of {sweep_dir} ({executor}): {' '.join(chosen)}")
+    console.print(f"resubmitting {len(chosen)} run(s) of {sweep_dir} ({launcher.name}): {' '.join(chosen)}")
     requests = requests_from_manifest(sweep.manifest, sweep.layout.root, set(chosen))
-    options = SubmitOptions(executor=executor, sweep_dir=sweep.layout.root, max_parallel=max_parallel)
-    return _launch(sweep.layout, requests, options, console)
+    return _run(launcher, sweep, requests, False, console)
 
 
-def _launch(layout: SweepLayout, requests: list[JobRequest], options: SubmitOptions, console: Console) -> bool:
-    """Run the requests on the chosen executor; local and debug sweeps are collected when their runs end."""
-    sweep = load_sweep(layout.root)
-    if options.executor == "slurm":
-        return _launch_slurm(sweep, requests, options, console)
-    try:
-        states = _run_here(sweep, requests, options, console)
-    finally:  # also on Ctrl-C: sweep.json and partial_results.json show what finished
-        refresh_manifest(load_sweep(layout.root))
-        if requests:
-            update_partial_results(layout)
-    from hpc_sweep.report.write import collect_to
-
-    collect_to(layout.root, None, console=console)
-    return all(state == "completed" for state in states.values())
-
-
-def _run_here(sweep: Sweep, requests: list[JobRequest], options: SubmitOptions, console: Console) -> dict[str, str]:
-    """Run on this machine: in the foreground (debug) or on the GPU-aware local pool with a live display."""
-    if options.executor == "debug":
-        from hpc_sweep.launch.debug import run_debug
-
-        return run_debug(sweep.layout, requests)
-    from hpc_sweep.launch.gpus import default_max_parallel, detect_gpus
-    from hpc_sweep.launch.local import run_local
-    from hpc_sweep.report.live import LiveDisplay
-
-    gpus = detect_gpus()
-    per_run = int(sweep.manifest["spec"].get("gpus_per_run", 1))
-    sharing = int(sweep.manifest["spec"].get("runs_per_gpu", 1))
-    max_parallel = options.max_parallel or default_max_parallel(gpus, per_run, sharing)
-    console.print(f"local executor: {max_parallel} at once, GPUs: {', '.join(gpus) if gpus else 'none (CPU)'}")
-    runs = {run["run_id"]: run for run in sweep.runs}
-    with LiveDisplay(sweep.layout, runs, console) as display:
-        return run_local(sweep.layout, requests, max_parallel, gpus, per_run, display.update, display.finished)
+def _launcher(spec: SweepSpec, profile: Profile, options: SubmitOptions) -> tuple[Launcher, str | None]:
+    """The launcher ``--executor`` names, with its settings from the flags and the profile; and the Python the jobs
+    run with (None: this one)."""
+    if options.executor != "slurm":
+        return make_launcher(options.executor, {"max_parallel": options.max_parallel}, _live_display), None
+    resources = {**profile.slurm, **{k: v for k, v in options.resources.items() if v is not None}}
+    if spec.gpus_per_run > 1 and options.resources.get("gpus_per_node") is None:
+        resources["gpus_per_node"] = max(int(resources.get("gpus_per_node") or 0), spec.gpus_per_run)
+    python = options.slurm_python or resources.get("python") or sys.executable
+    settings = {
+        "slurm_parameters": slurm_parameters(resources),
+        "slurm_python": python,
+        "max_requeues": options.max_requeues,
+        "runs_per_job": spec.runs_per_gpu,
+    }
+    return make_launcher("slurm", settings), python
 
 
-def _launch_slurm(sweep: Sweep, requests: list[JobRequest], options: SubmitOptions, console: Console) -> bool:
-    """Queue the runs as job arrays, record the job ids, and return at once (or wait with ``--wait``)."""
-    from hpc_sweep.launch.slurm import submit_arrays
+def _run(launcher: Launcher, sweep: Sweep, requests: list[JobRequest], wait: bool, console: Console) -> bool:
+    """Launch; runs that ran here (or were waited for with ``--wait``) are collected at once."""
+    from hpc_sweep.verbs.collect import collect_sweep
 
-    opts = sweep.manifest["options"]
-    job_ids = submit_arrays(
-        requests,
-        str(sweep.layout.submitit_dir / "%j"),
-        opts["slurm_parameters"],
-        opts["slurm_python"],
-        int(opts.get("max_requeues", 3)),
-        int(sweep.manifest["spec"].get("runs_per_gpu", 1)),
-    )
-    by_run = dict(zip((r.run_id for r in requests), job_ids, strict=True))
-    for run in sweep.runs:
-        if run["run_id"] in by_run:
-            run["job_id"] = by_run[run["run_id"]]
-            run["state"] = "queued"
-    arrays = sorted({job_id.split("_")[0] for job_id in job_ids})
-    tasks = len(set(job_ids))
-    jobs = [*sweep.manifest.get("jobs", []), *({"array_id": a, "submitted": now_iso()} for a in arrays)]
-    refresh_manifest(sweep, jobs=jobs)
-    packed = f" in {tasks} array tasks" if tasks != len(job_ids) else ""
-    console.print(f"queued {len(job_ids)} runs{packed} as Slurm array job(s) {', '.join(arrays)}", highlight=False)
-    console.print(f"next: hpc-sweep status {sweep.layout.root}   then: hpc-sweep collect {sweep.layout.root}")
-    if not options.wait:
-        return True
-    from hpc_sweep.report.write import collect_to
-    from hpc_sweep.status import wait_for_sweep
-
-    finished_well = wait_for_sweep(sweep.layout.root, console)
-    collect_to(sweep.layout.root, None, console=console)
+    finished_well = launcher.launch(sweep, requests, console)
+    if not launcher.runs_here and not wait:
+        return finished_well
+    if not launcher.runs_here:
+        finished_well = launcher.wait(sweep.layout.root, console)
+    collect_sweep(sweep.layout.root, None, console=console)
     return finished_well
+
+
+def _live_display(sweep: Sweep, console: Console) -> LiveDisplay:
+    """The live table of a sweep that runs on this machine."""
+    return LiveDisplay(sweep.layout, {run["run_id"]: run for run in sweep.runs}, console)
 
 
 def _print_plan(plan: Plan, console: Console) -> None:

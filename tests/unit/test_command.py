@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from hpc_sweep.command import build_command
+from hpc_sweep.command import TrainingCommand, build_command
 from hpc_sweep.errors import UsageError
 from hpc_sweep.profiles import load_profile, parse_profile
 from hpc_sweep.spec import SweepSpec, expand_runs, parse_grid
@@ -111,3 +112,44 @@ def test_multi_gpu_runs_use_torch_distributed_run(monkeypatch: pytest.MonkeyPatc
     isaac = build_command(one_run(task="Isaac-X", gpus_per_run=4), load_profile("isaaclab"), SWEEP, "/py").argv
     assert isaac[:6] == ("./isaaclab.sh", "-p", "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=4")
     assert isaac[6] == "scripts/reinforcement_learning/rsl_rl/train.py"
+
+
+def test_a_resumed_attempt_trains_only_the_remaining_iterations_with_isaac_labs_flags() -> None:
+    command = build_command(one_run(additional_args=("--video",)), load_profile("demo"), SWEEP, "/py")
+    checkpoint = (Path("/logs/rsl_rl/exp/2026-01-01_00-00-00_study_seed7/model_40.pt"), 40)
+    argv = command.resume_argv(checkpoint)
+    assert argv[argv.index("--max_iterations") + 1] == "60"
+    assert argv[-5:] == ("--resume", "--load_run", "2026-01-01_00-00-00_study_seed7", "--checkpoint", "model_40.pt")
+    assert argv[: argv.index("--max_iterations")] == command.argv[: command.argv.index("--max_iterations")]
+    assert "--video" in argv and command.argv[command.argv.index("--max_iterations") + 1] == "100"
+
+
+@pytest.mark.parametrize(
+    ("style", "tail"),
+    [
+        ("checkpoint_path", ("--resume", "--checkpoint", "/r/model_99.pt")),
+        ("resume_path", ("--resume_path", "/r/model_99.pt")),
+    ],
+)
+def test_resume_styles_name_the_checkpoint_as_their_script_expects(style: str, tail: tuple[str, ...]) -> None:
+    profile = parse_profile({"command": {"resume": style}}, "p", "p.toml")
+    argv = build_command(one_run(), profile, SWEEP, "/py").resume_argv((Path("/r/model_99.pt"), 99))
+    assert argv[-len(tail) :] == tail
+    assert argv[argv.index("--max_iterations") + 1] == "1"  # at least one iteration, even at the last checkpoint
+
+
+def test_resume_style_none_starts_over_with_every_iteration() -> None:
+    command = build_command(one_run(), parse_profile({"command": {"resume": "none"}}, "p", "p.toml"), SWEEP, "/py")
+    assert command.resume_argv((Path("/r/model_50.pt"), 50)) == command.argv
+
+
+def test_a_passed_max_iterations_flag_is_not_mistaken_for_ours() -> None:
+    """The resume argv is built from the run, not by patching the first ``--max_iterations`` in a list."""
+    command = build_command(one_run(additional_args=("--max_iterations_note", "x")), load_profile("demo"), SWEEP, "/p")
+    argv = command.resume_argv((Path("/r/model_30.pt"), 30))
+    assert argv.count("--max_iterations") == 1 and argv[argv.index("--max_iterations") + 1] == "70"
+
+
+def test_the_manifest_form_of_a_command_rebuilds_it_exactly() -> None:
+    command = build_command(one_run(grid=parse_grid(["agent.x=[1,2]"])), load_profile("demo"), SWEEP, "/py")
+    assert TrainingCommand.from_dict(json.loads(json.dumps(command.to_dict()))) == command

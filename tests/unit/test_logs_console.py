@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hpc_sweep.collect.textlog import LogScan, parse_console_metrics, parse_summaries, scan_log
+from hpc_sweep.logs.console import LogScan, parse_console_metrics, parse_summaries, scan_log
 
 CUDA_OOM = """\
 Traceback (most recent call last):

@@ -16,7 +16,7 @@ import pytest
 
 from hpc_sweep.collect.metrics import METRIC_TAGS, canonical_metric
 from hpc_sweep.collect.results import collect
-from hpc_sweep.collect.textlog import parse_console_metrics
+from hpc_sweep.logs.console import parse_console_metrics
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rsl_rl_logs"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from hpc_sweep.command import JobRequest, TrainingCommand
 from hpc_sweep.errors import UsageError
-from hpc_sweep.job import JobRequest
 from hpc_sweep.launch.sacct import _parse
 from hpc_sweep.launch.slurm import chunks, parse_time_minutes, sbatch_script, slurm_parameters
 from hpc_sweep.profiles import load_profile
@@ -84,7 +84,8 @@ def test_sbatch_script_holds_the_array_the_resources_and_quoted_paths(tmp_path: 
 
 
 def test_arrays_are_split_at_max_array_size() -> None:
-    requests = [JobRequest("/s", f"{i:04d}", ("x",), "/s", "n", i, "c") for i in range(2500)]
+    command = TrainingCommand(("x",), "T", 1, 10, 4, (), (), "/s", "isaaclab")
+    requests = [JobRequest("/s", f"{i:04d}", command, "n", "c", "isaaclab") for i in range(2500)]
     parts = chunks(requests, 1001)
     assert [len(p) for p in parts] == [1001, 1001, 498]
     assert [r.run_id for p in parts for r in p] == [r.run_id for r in requests]

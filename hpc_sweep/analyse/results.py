@@ -1,0 +1,168 @@
+"""The numbers of ``training_results.json``: one result record per run, and one statistics row per group.
+
+Runs whose state is in :data:`hpc_sweep.runstate.EXCLUDED_FROM_STATS` (failed, cancelled, still running, ...) keep
+their record, but their last value is not a final score, so they never enter a group's statistics: the group lists
+them in ``excluded_runs``. Completed runs, and runs of unknown state found in foreign log trees, count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hpc_sweep.analyse.summary import DEFAULT_FINAL_WINDOW, GroupStats, curve_summary, group_stats
+from hpc_sweep.collect.metrics import RESULT_METRICS
+from hpc_sweep.collect.results import Collection, RunData
+from hpc_sweep.runstate import EXCLUDED_FROM_STATS
+
+RESULT_METRIC = "mean_reward"
+"""The metric of ``final_score`` and of the group rows."""
+
+
+def runs_by_group(runs: list[RunData]) -> dict[str, list[RunData]]:
+    """Runs keyed by their group label, groups and runs in first-seen order."""
+    groups: dict[str, list[RunData]] = {}
+    for run in runs:
+        groups.setdefault(run.source.group, []).append(run)
+    return groups
+
+
+def counts_in_statistics(status: object) -> bool:
+    """Whether a run in this state has a final score that enters group statistics."""
+    return status not in EXCLUDED_FROM_STATS
+
+
+def experiment_record(run: RunData, final_window: float | int = DEFAULT_FINAL_WINDOW) -> dict[str, Any]:
+    """The result record of one run: the keys of ``training_results.json``'s ``experiments`` (see its schema)."""
+    source = run.source
+    reward = run.metric(RESULT_METRIC)
+    summary = curve_summary(*reward, final_window) if reward is not None else curve_summary(np.empty(0), np.empty(0))
+    record: dict[str, Any] = {
+        "experiment_id": source.info.get("experiment_id", source.run_id),
+        "run_id": source.run_id,
+        "task": source.info.get("task"),
+        "seed": source.seed,
+        "group": source.group,
+        "point": source.info.get("point", {}),
+        "status": source.status,
+        "error": source.error,
+        "data_source": run.data_source,
+        "final_reward_mean": summary["final"],
+        "final_score": summary["final_mean"],
+        "max_reward_achieved": summary["max"],
+        "training_iterations": summary["iterations"],
+        "reward_progression": reward[1].tolist() if reward is not None else [],
+        "reward_steps": reward[0].tolist() if reward is not None else [],
+        "convergence_stability": summary["convergence_stability"],
+        "improvement_rate": summary["improvement_rate"],
+        "iterations_to_90": summary["iterations_to_90"],
+        "duration_minutes": source.info.get("duration_minutes"),
+        "command": source.info.get("command"),
+        "log_dirs": [str(d) for d in source.log_dirs],
+    }
+    for metric in RESULT_METRICS:
+        series = run.metric(metric)
+        steps, values = series if series is not None else (np.empty(0), np.empty(0))
+        record[f"final_{metric}"] = float(values[-1]) if values.size else None
+        record[f"initial_{metric}"] = float(values[0]) if values.size else None
+        record[f"{metric}_progression"] = values.tolist()
+        record[f"{metric}_steps"] = steps.tolist()
+    return record
+
+
+def run_results(collection: Collection) -> list[dict[str, Any]]:
+    """One :func:`experiment_record` per run of the collection, in collection order."""
+    return [experiment_record(run) for run in collection.runs]
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """One group's row of ``training_results.json``: its final-score statistics and curve-summary aggregates."""
+
+    group: str
+    metric: str
+    stats: GroupStats
+    convergence_stability: float | None
+    improvement_rate: float | None
+    iterations_to_90: float | None
+    excluded_runs: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready row: ``group, metric``, the :meth:`GroupStats.to_dict` keys, then the aggregates."""
+        return {
+            "group": self.group,
+            "metric": self.metric,
+            **self.stats.to_dict(),
+            "convergence_stability": self.convergence_stability,
+            "improvement_rate": self.improvement_rate,
+            "iterations_to_90": self.iterations_to_90,
+            "excluded_runs": list(self.excluded_runs),
+        }
+
+
+def group_results(records: list[dict[str, Any]], seed: int = 0) -> list[GroupResult]:
+    """Per-group statistics of run records (as :func:`experiment_record` makes them), groups in first-seen order.
+
+    Statistics use the records whose state counts (:func:`counts_in_statistics`): the final scores give
+    :class:`GroupStats` (bootstraps seeded with ``seed``); ``convergence_stability`` and ``improvement_rate`` are
+    means over those runs, ``iterations_to_90`` their median (None when no run has the value).
+    """
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        grouped.setdefault(record["group"], []).append(record)
+    rows = []
+    for name, members in grouped.items():
+        kept = [r for r in members if counts_in_statistics(r["status"])]
+        scores = np.array([np.nan if r["final_score"] is None else r["final_score"] for r in kept], dtype=np.float64)
+        rows.append(
+            GroupResult(
+                group=name,
+                metric=RESULT_METRIC,
+                stats=group_stats(scores, [r["seed"] for r in kept], seed=seed),
+                convergence_stability=_mean_of(kept, "convergence_stability"),
+                improvement_rate=_mean_of(kept, "improvement_rate"),
+                iterations_to_90=_median_of(kept, "iterations_to_90"),
+                excluded_runs=[r["run_id"] for r in members if not counts_in_statistics(r["status"])],
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class FinalValues:
+    """The last logged value of a metric for each run that logged it, and their mean (NaN for none).
+
+    ``groups``, ``seeds``: one entry per such run, groups in the order given; ``values``: shape ``(num_runs,)``.
+    """
+
+    groups: list[str]
+    seeds: list[Any]
+    values: np.ndarray
+    mean: float
+
+
+def final_values(groups: dict[str, list[RunData]], metric: str = RESULT_METRIC) -> FinalValues:
+    """Each run's last value of ``metric`` (its "final reward" in the seed script's bar chart), group by group."""
+    names, seeds, values = [], [], []
+    for name, runs in groups.items():
+        for run in runs:
+            series = run.metric(metric)
+            if series is None or not series[1].size:
+                continue
+            names.append(name)
+            seeds.append(run.source.seed)
+            values.append(float(series[1][-1]))
+    array = np.asarray(values, dtype=np.float64)
+    return FinalValues(names, seeds, array, float(array.mean()) if array.size else float("nan"))
+
+
+def _mean_of(records: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in records if r.get(key) is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _median_of(records: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in records if r.get(key) is not None]
+    return float(np.median(values)) if values else None
