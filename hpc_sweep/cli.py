@@ -6,7 +6,7 @@ Verbs, each a module of :mod:`hpc_sweep.verbs` (or a few lines here):
 * ``status``    where each run of a sweep stands (``--watch`` redraws)   -> verbs/status.py
 * ``collect``   results, tables and figures of a sweep or any log tree   -> verbs/collect.py
 * ``compare``   multi-seed statistics and tests between groups of runs   -> verbs/compare.py
-* ``resubmit``  new attempts of runs that did not complete (resuming)    -> verbs/submit.py
+* ``resubmit``  new attempts of runs that did not complete (resuming)    -> verbs/resubmit.py
 * ``cancel``    cancel a sweep's jobs, and only those                    -> verbs/cancel.py
 * ``profiles``  the known cluster/training profiles                      -> here
 
@@ -303,7 +303,7 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _resubmit(args: argparse.Namespace) -> int:
-    from hpc_sweep.verbs.submit import resubmit
+    from hpc_sweep.verbs.resubmit import resubmit
 
     return EXIT_OK if resubmit(args.sweep_dir, args.failed, args.runs, args.max_parallel) else EXIT_RUN_FAILED
 

@@ -1,8 +1,7 @@
-"""``hpc-sweep submit`` and ``resubmit``: plan -> write the manifest -> the launcher; runs here are then collected."""
+"""``hpc-sweep submit``: plan -> write the manifest -> the launcher; runs that ran here are then collected."""
 
 from __future__ import annotations
 
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,15 +11,15 @@ from rich.console import Console
 
 from hpc_sweep.command import JobRequest
 from hpc_sweep.errors import UsageError
-from hpc_sweep.launch.base import Launcher, launcher_for, make_launcher
+from hpc_sweep.launch.base import Launcher, make_launcher
 from hpc_sweep.launch.slurm import slurm_parameters
 from hpc_sweep.layout import SweepLayout
 from hpc_sweep.manifest import Sweep, load_sweep, write_new_manifest
-from hpc_sweep.plan import Plan, make_plan, requests_from_manifest
+from hpc_sweep.plan import make_plan
 from hpc_sweep.profiles import Profile, default_profile_name, load_profile
 from hpc_sweep.report.console import make_console
 from hpc_sweep.report.live import LiveDisplay
-from hpc_sweep.runstate import ENDED_BADLY, IN_FLIGHT, RunState, parse_state
+from hpc_sweep.report.plan import print_plan
 from hpc_sweep.spec import SweepSpec
 
 
@@ -65,64 +64,23 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
     if options.resume and not layout.manifest.exists():
         raise UsageError(f"--resume: {layout.root} holds no sweep to resume; drop --resume to start a new sweep")
     if options.dry_run:
-        _print_plan(plan, console)
+        print_plan(plan, console)
         launcher.describe(plan.sweep_dir, plan.requests, console)
         return True
     if options.resume:
+        from hpc_sweep.verbs.resubmit import resubmit
+
         return resubmit(layout.root, max_parallel=options.max_parallel, console=console)
     write_new_manifest(layout, plan.manifest)
     console.print(f"sweep dir: {layout.root} ({len(plan.runs)} runs, executor {plan.executor}, profile {profile.name})")
-    return _run(launcher, load_sweep(layout.root), plan.requests, options.wait, console)
-
-
-def resubmit(
-    sweep_dir: Path,
-    failed_only: bool = False,
-    run_ids: list[str] | None = None,
-    max_parallel: int | None = None,
-    console: Console | None = None,
-) -> bool:
-    """Submit again the runs of a sweep that did not complete, as new attempts (resuming from their checkpoints).
-
-    Completed runs are never touched; runs still queued or running are skipped. ``failed_only`` keeps only runs that
-    ended badly (failed, cancelled, interrupted); ``run_ids`` picks runs by id.
-    """
-    console = console or make_console()
-    sweep = load_sweep(Path(sweep_dir))
-    launcher = launcher_for(sweep, _live_display, max_parallel=max_parallel)
-    launcher.refresh(sweep)
-    known = {run["run_id"]: run for run in sweep.runs}
-    unknown = sorted(set(run_ids or []) - set(known))
-    if unknown:
-        raise UsageError(f"--runs {' '.join(unknown)}: no such run in {sweep_dir}; see hpc-sweep status {sweep_dir}")
-    chosen: list[str] = []
-    for run_id, run in known.items():
-        state = parse_state(run.get("state"))
-        if run_ids and run_id not in run_ids:
-            continue
-        if state is RunState.COMPLETED:
-            if run_ids:
-                console.print(f"run {run_id} completed: left as it is")
-            continue
-        if state in IN_FLIGHT or (state is RunState.PENDING and run.get("job_id")):
-            console.print(f"run {run_id} is {state}: left to its job")
-            continue
-        if failed_only and state not in ENDED_BADLY:
-            continue
-        chosen.append(run_id)
-    if not chosen:
-        console.print("nothing to resubmit")
-        return True
-    console.print(f"resubmitting {len(chosen)} run(s) of {sweep_dir} ({launcher.name}): {' '.join(chosen)}")
-    requests = requests_from_manifest(sweep.manifest, sweep.layout.root, set(chosen))
-    return _run(launcher, sweep, requests, False, console)
+    return run_requests(launcher, load_sweep(layout.root), plan.requests, options.wait, console)
 
 
 def _launcher(spec: SweepSpec, profile: Profile, options: SubmitOptions) -> tuple[Launcher, str | None]:
     """The launcher ``--executor`` names, with its settings from the flags and the profile; and the Python the jobs
     run with (None: this one)."""
     if options.executor != "slurm":
-        return make_launcher(options.executor, {"max_parallel": options.max_parallel}, _live_display), None
+        return make_launcher(options.executor, {"max_parallel": options.max_parallel}, live_display), None
     resources = {**profile.slurm, **{k: v for k, v in options.resources.items() if v is not None}}
     if spec.gpus_per_run > 1 and options.resources.get("gpus_per_node") is None:
         resources["gpus_per_node"] = max(int(resources.get("gpus_per_node") or 0), spec.gpus_per_run)
@@ -136,7 +94,7 @@ def _launcher(spec: SweepSpec, profile: Profile, options: SubmitOptions) -> tupl
     return make_launcher("slurm", settings), python
 
 
-def _run(launcher: Launcher, sweep: Sweep, requests: list[JobRequest], wait: bool, console: Console) -> bool:
+def run_requests(launcher: Launcher, sweep: Sweep, requests: list[JobRequest], wait: bool, console: Console) -> bool:
     """Launch; runs that ran here (or were waited for with ``--wait``) are collected at once."""
     from hpc_sweep.verbs.collect import collect_sweep
 
@@ -149,22 +107,6 @@ def _run(launcher: Launcher, sweep: Sweep, requests: list[JobRequest], wait: boo
     return finished_well
 
 
-def _live_display(sweep: Sweep, console: Console) -> LiveDisplay:
+def live_display(sweep: Sweep, console: Console) -> LiveDisplay:
     """The live table of a sweep that runs on this machine."""
     return LiveDisplay(sweep.layout, {run["run_id"]: run for run in sweep.runs}, console)
-
-
-def _print_plan(plan: Plan, console: Console) -> None:
-    """The dry-run report: the plan, then each run's exact command and working directory."""
-    console.print(
-        f"[bold]dry run[/bold]: {len(plan.runs)} runs of {plan.spec.task} ({len(plan.spec.seeds)} seeds"
-        f"{' x ' + ' x '.join(str(len(v)) + ' ' + k for k, v in plan.spec.grid) if plan.spec.grid else ''}), "
-        f"executor {plan.executor}, profile {plan.profile.name}, sweep dir {plan.sweep_dir}; nothing is created",
-        highlight=False,
-    )
-    if plan.spec.runs_per_gpu > 1:
-        share = "each Slurm job runs" if plan.executor == "slurm" else "each GPU takes"
-        console.print(f"{share} {plan.spec.runs_per_gpu} runs at once (--runs_per_gpu)", highlight=False)
-    for run, request in zip(plan.runs, plan.requests, strict=True):
-        console.print(f"[{run.run_id}] seed {run.seed} group {run.group}  (cwd {request.workdir})", highlight=False)
-        console.print(f"    {shlex.join(request.argv)}", highlight=False, soft_wrap=True)

@@ -28,7 +28,7 @@ ALLOWED = {
     "launch": {"spec", "logs", "job"},  # launchers submit the job function
     "collect": {"logs"},
     "analyse": {"collect"},
-    "report": {"logs", "launch", "collect", "analyse"},  # the live display shows a local launcher's progress
+    "report": {"spec", "logs", "launch", "collect", "analyse"},  # dry runs show the plan; live tables a local launch
     "demo": set(),
     "verbs": {"spec", "logs", "job", "launch", "collect", "analyse", "report"},
 }
