@@ -4,18 +4,20 @@ The argv follows Isaac Lab's ``train.py`` CLI: our flags first (``--task --seed 
 the optional flags the profile declares), then the user's pass-through arguments, then Hydra overrides, then (for a
 resumed attempt) the profile's resume flags. A command is kept in parts (:class:`TrainingCommand`), so the job
 wrapper builds a resumed attempt's argv from the run, with the remaining iterations, instead of patching a list.
-Imports only the standard library and our spec layer: the job wrapper on every node builds its resume argv here.
+Imports only the standard library at run time: the job wrapper on every node builds its resume argv here.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpc_sweep.errors import UsageError
-from hpc_sweep.profiles import Profile
-from hpc_sweep.spec import RunSpec
+
+if TYPE_CHECKING:  # the job wrapper imports this module: the planning code stays off the compute node
+    from hpc_sweep.profiles import Profile
+    from hpc_sweep.spec import RunSpec
 
 
 @dataclass(frozen=True)
