@@ -1,9 +1,10 @@
 """How long the job wrapper takes from its process start to the training command's exec, against a bare Python.
 
-Each measurement starts a fresh interpreter that runs one job (the real ``TrainingJob`` with a real ``JobRequest``)
-whose "training" is ``sh -c 'date +%s.%N'``: the child's timestamp minus the moment the parent spawned the
-interpreter is the wrapper's start-up overhead (interpreter start, imports, record writing, Popen). The baseline is the same interpreter
-running ``subprocess.Popen`` directly with no hpc_sweep import. Also listed: which heavy modules the wrapper imports.
+Each measurement starts a fresh interpreter that runs one job (the real ``TrainingJob`` with a real
+``JobRequest``) whose "training" is ``sh -c 'date +%s.%N'``: the child's timestamp minus the moment the parent
+spawned the interpreter is the wrapper's start-up overhead (interpreter start, imports, record writing, Popen). The
+baseline is the same interpreter running the same command through ``subprocess`` with no hpc_sweep import. Also
+listed: which heavy modules the wrapper imports.
 
     python benchmarks/job_overhead_bench.py [--repeats 15]
 """
