@@ -57,6 +57,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text}: give a positive number of seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line interface."""
     from hpc_sweep.launch.base import LAUNCHERS
@@ -122,7 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = verbs.add_parser("status", help="show where a sweep stands")
     status.add_argument("sweep_dir", type=Path)
-    _add(status, "watch", nargs="?", type=float, const=10.0, metavar="SECONDS", help="redraw until all runs ended")
+    _add(
+        status,
+        "watch",
+        nargs="?",
+        type=_positive_seconds,
+        const=10.0,
+        metavar="SECONDS",
+        help="redraw every SECONDS (default 10) while a run is in progress",
+    )
 
     collect = verbs.add_parser("collect", help="collect results: tables, training_results.json, figures")
     collect.add_argument("path", type=Path, help="a sweep dir, or any directory tree of training logs")

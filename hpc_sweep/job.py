@@ -75,7 +75,8 @@ class TrainingJob:
         layout = SweepLayout(Path(request.sweep_dir))
         previous = read_record(layout, request.run_id) or {}
         finished = previous.get("state") == RunState.COMPLETED
-        checkpoint = None if finished else latest_checkpoint(previous.get("log_dirs", []))
+        earlier = [layout.load_path(log_dir) for log_dir in previous.get("log_dirs", [])]  # relative: in this dir
+        checkpoint = None if finished else latest_checkpoint(earlier)
         argv = list(request.command.resume_argv(checkpoint) if checkpoint else request.argv)
         record: dict[str, Any] = {
             **previous,
@@ -90,7 +91,7 @@ class TrainingJob:
             "exit_code": None,
             "reason": None,
             "gpu": request.gpu,
-            "checkpoint": str(checkpoint[0]) if checkpoint else None,
+            "checkpoint": layout.store_path(checkpoint[0]) if checkpoint else None,
             "argv": argv,
         }
         self._record, self._request = record, request
@@ -143,11 +144,16 @@ class TrainingJob:
     def _finish(
         self, layout: SweepLayout, outcome: _Outcome, state: RunState, reason: str | None, started: float
     ) -> dict[str, Any]:
-        """Write the attempt's end into the record, then regenerate partial_results.json."""
+        """Write the attempt's end into the record, then regenerate partial_results.json.
+
+        Paths inside the sweep dir are recorded relative to it (see :meth:`SweepLayout.store_path`), so that a copied
+        or moved sweep dir reads its own files; earlier attempts' absolute paths are rewritten the same way.
+        """
         assert self._record is not None and self._request is not None
         record, scan = self._record, outcome.scan
-        log_dir = _find_log_dir(self._request, scan, started)
-        log_dirs = [*record.get("log_dirs", [])]
+        found = _find_log_dir(self._request, scan, started)
+        log_dir = layout.store_path(found) if found else None
+        log_dirs = list(dict.fromkeys(layout.store_path(layout.load_path(d)) for d in record.get("log_dirs", [])))
         if log_dir and log_dir not in log_dirs:
             log_dirs.append(log_dir)
         end = now_iso()

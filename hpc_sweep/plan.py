@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from hpc_sweep.command import JobRequest, TrainingCommand, build_command
+from hpc_sweep.errors import HpcSweepError
+from hpc_sweep.layout import MANIFEST_NAME
 from hpc_sweep.manifest import new_manifest
 from hpc_sweep.profiles import DEFAULT_LAYOUT, Profile
 from hpc_sweep.spec import RunSpec, SweepSpec, expand_runs
@@ -62,20 +64,29 @@ def make_plan(
 
 
 def requests_from_manifest(manifest: dict[str, Any], sweep_dir: Path, run_ids: set[str]) -> list[JobRequest]:
-    """Job requests for the given runs of an existing sweep, from the commands its manifest recorded."""
-    layout = manifest["profile"].get("layout", DEFAULT_LAYOUT)
-    return [
-        _request(
-            sweep_dir,
-            run["run_id"],
-            TrainingCommand.from_dict(run["training_command"]),
-            run["run_name"],
-            run["common_folder"],
-            layout,
-        )
-        for run in manifest["runs"]
-        if run["run_id"] in run_ids
-    ]
+    """Job requests for the given runs of an existing sweep, from the commands its manifest recorded.
+
+    Raises: :class:`HpcSweepError` naming ``sweep.json`` when a chosen run's recorded command is incomplete.
+    """
+    try:
+        layout = manifest["profile"].get("layout", DEFAULT_LAYOUT)
+        return [
+            _request(
+                sweep_dir,
+                run["run_id"],
+                TrainingCommand.from_dict(run["training_command"]),
+                run["run_name"],
+                run["common_folder"],
+                layout,
+            )
+            for run in manifest["runs"]
+            if run["run_id"] in run_ids
+        ]
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise HpcSweepError(
+            f"{sweep_dir / MANIFEST_NAME} is broken: the planned command of a chosen run is incomplete ({error!r}); "
+            "restore it from a backup or from a copy of the sweep dir"
+        ) from None
 
 
 def _request(

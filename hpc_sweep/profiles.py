@@ -17,7 +17,9 @@ from typing import Any
 
 from hpc_sweep.errors import UsageError
 from hpc_sweep.logs.layouts import LAYOUTS
+from hpc_sweep.names import check_one_line, shown
 from hpc_sweep.resources import BY_NAME as SLURM_RESOURCES
+from hpc_sweep.resources import resource_value
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -64,11 +66,11 @@ class Profile:
         """Return a copy with command-line overrides applied (flags win over the file)."""
         updated = self
         if launcher is not None:
-            updated = replace(updated, launcher=tuple(shlex.split(launcher)))
+            updated = replace(updated, launcher=tuple(split_words(launcher, "--launcher")))
         if script is not None:
-            updated = replace(updated, script=script)
+            updated = replace(updated, script=check_one_line("--train_script", script, allow_tab=True))
         if workdir is not None:
-            updated = replace(updated, workdir=workdir)
+            updated = replace(updated, workdir=check_one_line("--workdir", workdir, allow_tab=True))
         return updated
 
     def expand(self, text: str, sweep_dir: Path, python: str) -> str:
@@ -145,7 +147,9 @@ def load_profile(name_or_path: str) -> Profile:
     candidate = Path(name_or_path).expanduser()
     if name_or_path.endswith(".toml") or os.sep in name_or_path:
         if not candidate.is_file():
-            raise UsageError(f"--profile {name_or_path}: no such file; give a profile name or an existing .toml path")
+            raise UsageError(
+                f"--profile {shown(name_or_path)}: no such file; give a profile name or an existing .toml path"
+            )
         path = candidate
     else:
         profiles = available_profiles()
@@ -155,46 +159,77 @@ def load_profile(name_or_path: str) -> Profile:
         path = profiles[name_or_path]
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UsageError(f"profile {path} is not UTF-8 text; save it as UTF-8") from None
     except (OSError, tomllib.TOMLDecodeError) as error:
-        raise UsageError(f"profile {path}: cannot be read as TOML ({error}); fix the file") from None
+        reason = " ".join(str(error).split())
+        raise UsageError(f"profile {path}: cannot be read as TOML ({reason}); fix the file") from None
     return parse_profile(data, name=path.stem, source=str(path))
 
 
 def parse_profile(data: dict[str, Any], name: str, source: str) -> Profile:
-    """Validate a profile's parsed TOML; unknown keys are errors that list the valid ones."""
+    """Validate a profile's parsed TOML; unknown keys and values of the wrong type are errors naming the file, the
+    key and what it takes."""
     _check_keys(data.keys(), _SECTIONS.keys(), f"profile {source}")
     for key, kind in _SECTIONS.items():
         if key in data and not isinstance(data[key], kind):
-            raise UsageError(f"profile {source}: '{key}' must be a {'table' if kind is dict else 'string'}")
+            expected = "a table" if kind is dict else "a string"
+            raise UsageError(f"profile {source}: '{key}' must be {expected}, got {shown(data[key])}")
     command = data.get("command", {})
     _check_keys(command.keys(), _COMMAND_KEYS, f"profile {source} [command]")
-    flags = frozenset(command.get("flags", ["headless", "run_name"]))
-    _check_keys(flags, KNOWN_FLAGS, f"profile {source} [command].flags")
+    where = f"profile {source} [command]"
+    flags = _strings(command.get("flags", ["headless", "run_name"]), f"{where} flags", "a list of flag names")
+    _check_keys(flags, KNOWN_FLAGS, f"{where} flags")
     slurm = dict(data.get("slurm", {}))
     _check_keys(slurm.keys(), SLURM_RESOURCES.keys(), f"profile {source} [slurm]")
-    resume = command.get("resume", DEFAULT_RESUME)
+    for key, value in slurm.items():
+        resource_value(key, value, f"profile {source} [slurm] {key}")
+    resume = _string(command.get("resume", DEFAULT_RESUME), f"{where} resume")
     if resume not in RESUME_STYLES:
-        raise UsageError(f"profile {source} [command].resume: {resume!r}; valid: {', '.join(sorted(RESUME_STYLES))}")
-    layout = command.get("layout", DEFAULT_LAYOUT)
+        raise UsageError(f"{where} resume: {shown(resume)}; valid: {', '.join(sorted(RESUME_STYLES))}")
+    layout = _string(command.get("layout", DEFAULT_LAYOUT), f"{where} layout")
     if layout not in LAYOUTS:
-        raise UsageError(f"profile {source} [command].layout: {layout!r}; valid: {', '.join(sorted(LAYOUTS))}")
+        raise UsageError(f"{where} layout: {shown(layout)}; valid: {', '.join(sorted(LAYOUTS))}")
     launcher = command.get("launcher", ["{python}"])
     if isinstance(launcher, str):
-        launcher = shlex.split(launcher)
+        launcher = split_words(launcher, f"{where} launcher")
+    variables = data.get("vars", {})
     return Profile(
         name=name,
         source=source,
-        description=data.get("description", ""),
-        launcher=tuple(str(part) for part in launcher),
-        script=str(command.get("script", "train.py")),
-        workdir=str(command.get("workdir", "{sweep_dir}")),
-        flags=flags,
-        extra_args=tuple(str(arg) for arg in command.get("extra_args", [])),
+        description=_string(data.get("description", ""), f"profile {source} description", allow_tab=True),
+        launcher=tuple(_strings(launcher, f"{where} launcher", "a string or a list of strings")),
+        script=_string(command.get("script", "train.py"), f"{where} script"),
+        workdir=_string(command.get("workdir", "{sweep_dir}"), f"{where} workdir"),
+        flags=frozenset(flags),
+        extra_args=tuple(_strings(command.get("extra_args", []), f"{where} extra_args", "a list of strings")),
         resume=resume,
         layout=layout,
         slurm=slurm,
-        vars={str(k): str(v) for k, v in data.get("vars", {}).items()},
+        vars={str(k): _string(v, f"profile {source} [vars] {k}") for k, v in variables.items()},
     )
+
+
+def split_words(text: str, where: str) -> list[str]:
+    """``text`` split into words as a shell would (``./isaaclab.sh -p``); unbalanced quotes are a UsageError."""
+    check_one_line(where, text, allow_tab=True)
+    try:
+        return shlex.split(text)
+    except ValueError as error:
+        raise UsageError(f"{where} {shown(text)} cannot be split into words ({error}); balance its quotes") from None
+
+
+def _string(value: Any, where: str, allow_tab: bool = True) -> str:
+    """A profile value that must be one line of text (it becomes an argv element, a path or a name)."""
+    if not isinstance(value, str):
+        raise UsageError(f"{where} must be a string, got {shown(value)}")
+    return check_one_line(where, value, allow_tab=allow_tab)
+
+
+def _strings(value: Any, where: str, expected: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise UsageError(f"{where} must be {expected}, got {shown(value)}")
+    return [_string(item, where) for item in value]
 
 
 def _check_keys(keys: Any, valid: Any, where: str) -> None:

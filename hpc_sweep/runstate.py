@@ -97,6 +97,7 @@ def classify_exit(
     stopped_by: str | None = None,
     log_failure: str | None = None,
     log_dir_found: bool = True,
+    finished_all_iterations: bool = False,
 ) -> tuple[RunState, str | None]:
     """Decide how one attempt of a training ended, with a one-line reason.
 
@@ -106,11 +107,16 @@ def classify_exit(
         stopped_by: the signal name that made the wrapper stop the training (SIGINT, SIGTERM, ...), if any.
         log_failure: a failure the log shows (a traceback, CUDA out of memory), even after exit 0.
         log_dir_found: whether the training left a run directory.
+        finished_all_iterations: whether the training reached the last of its planned iterations.
 
     A traceback in the log fails a run that exited 0: training scripts that catch and print exceptions exist.
+    A stop signal that came after the training had finished all its iterations and exited 0 (Ctrl-C or a
+    scheduler's signal a moment too late) stopped nothing: such an attempt is judged as if no signal had come.
     """
     if start_error:
         return RunState.FAILED, start_error
+    if stopped_by and returncode == 0 and finished_all_iterations:
+        stopped_by = None  # it finished before the signal could stop it
     if stopped_by == "SIGINT":
         return RunState.CANCELLED, f"stopped by SIGINT (Ctrl-C), exit code {returncode}"
     if stopped_by:

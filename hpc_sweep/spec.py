@@ -1,6 +1,24 @@
 """What the user asked for: a sweep spec (task, seeds, grid, flags) and its expansion into one RunSpec per run.
 
 Pure data and validation; nothing here touches the filesystem or a cluster.
+
+Names. A run's group is ``<common_folder>_<point label>`` (just ``<common_folder>`` without a grid) and its run name
+``<group>_seed<seed>``; both become directory names, so they are plain names (see
+:func:`hpc_sweep.names.check_path_component`). Point labels are distinct for distinct grid points, also when values
+sanitise alike (``a b`` and ``a_b`` get a hash of the raw value appended, see :func:`hpc_sweep.names.point_labels`),
+so two points never share a group and two runs never share a run name or a log directory. The raw values stay in
+each run's ``point`` (and the manifest), where ``compare --by`` reads them. With a grid, the group is also the
+run's ``common_folder`` (BALLU's ``--common_folder``, whose logs are ``<common_folder>/seed_<seed>``), so that grid
+points with the same seed do not write into one directory.
+
+Flags the tool sets. The training command's ``--task --seed --max_iterations --num_envs --run_name
+--common_folder --headless --world --distributed`` and its resume flags are hpc-sweep's: each is recorded in the
+manifest, and a second copy in ``--additional_args`` (or after ``--``) would silently contradict the record, so it
+is refused with the hpc-sweep flag to use (also as ``--flag=value``, with dashes, or abbreviated, as argparse
+accepts abbreviations). ``--headless`` is refused too, although a duplicate would be harmless when it is on: one
+rule, and ``--no-headless`` is the way to turn it off. Hydra overrides that set the same values
+(``agent.max_iterations``, ``agent.seed``, ``env.seed``, ``env.scene.num_envs``, ``agent.run_name`` and the
+agent's resume keys) are refused in ``--grid`` and in pass-through arguments alike.
 """
 
 from __future__ import annotations
@@ -11,6 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from hpc_sweep.errors import UsageError
+from hpc_sweep.names import RUN_NAME_MAX, check_one_line, check_path_component, point_labels, shown
 
 DEFAULT_TASK = "Demo-PointMass-v0"
 DEFAULT_SEEDS = (42, 123, 456, 789, 999)
@@ -20,7 +39,36 @@ DEFAULT_NUM_ENVS = 4096
 #: Grid keys that set one of our own flags instead of becoming a Hydra override.
 FLAG_KEYS = ("task", "num_envs", "max_iterations", "world")
 
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+#: A task name (a gym id without namespace): it may name directories, so no '/' and no leading '-' or '.'.
+_TASK = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
+_RESUME = "--resume (or hpc-sweep resubmit), which resumes each run from its own checkpoints"
+#: Flags of the training command that hpc-sweep sets itself -> the hpc-sweep flag to use instead.
+OWNED_FLAGS: dict[str, str] = {
+    "task": "--task",
+    "seed": "--seeds",
+    "max_iterations": "--max_iterations",
+    "num_envs": "--num_envs",
+    "run_name": "--common_folder (run names are <common_folder>[_<grid point>]_seed<seed>)",
+    "common_folder": "--common_folder",
+    "headless": "--headless (on by default) or --no-headless",
+    "world": "--world",
+    "distributed": "--gpus_per_run",
+    "resume": _RESUME,
+    "load_run": _RESUME,
+    "checkpoint": _RESUME,
+    "resume_path": _RESUME,
+}
+#: Hydra override keys that set what those flags set -> the hpc-sweep flag to use instead.
+OWNED_OVERRIDES: dict[str, str] = {
+    "agent.max_iterations": "--max_iterations (or --grid max_iterations=...)",
+    "agent.seed": "--seeds",
+    "env.seed": "--seeds",
+    "env.scene.num_envs": "--num_envs (or --grid num_envs=...)",
+    "agent.run_name": "--common_folder",
+    "agent.resume": _RESUME,
+    "agent.load_run": _RESUME,
+    "agent.load_checkpoint": _RESUME,
+}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -43,8 +91,7 @@ class SweepSpec:
 
     def validate(self) -> None:
         """Raise :class:`UsageError` naming the first problem and its fix."""
-        if not self.task.strip():
-            raise UsageError("--task is empty: give a task name, e.g. --task Demo-PointMass-v0")
+        check_task("--task", self.task)
         if not self.seeds:
             raise UsageError("--seeds is empty: give at least one integer seed, e.g. --seeds 42 123")
         duplicates = sorted({seed for seed in self.seeds if self.seeds.count(seed) > 1})
@@ -59,13 +106,25 @@ class SweepSpec:
                 "--runs_per_gpu shares one GPU between runs and --gpus_per_run spreads one run over several: "
                 "give only one of them"
             )
-        if not self.common_folder or _SAFE_NAME.search(self.common_folder):
-            raise UsageError(
-                f"--common_folder {self.common_folder!r} must be a plain name of letters, digits, '.', '_' or '-'"
-            )
+        check_path_component("--common_folder", self.common_folder)
+        for arg in self.additional_args:
+            check_passthrough(arg)
         for key, values in self.grid:
-            for value in values:
-                _apply_grid_value(self, key, value)
+            self._check_grid_axis(key, values)
+
+    def _check_grid_axis(self, key: str, values: tuple[str, ...]) -> None:
+        """One grid axis: a valid key, one-line values, and no two values that set one of our flags alike."""
+        check_one_line("--grid key", key)
+        for value in values:
+            check_one_line(f"--grid {key}=", value, allow_tab=True)
+        applied = [_apply_grid_value(self, key, value)[0] for value in values]
+        settings = [getattr(a, key) if key in FLAG_KEYS else v for a, v in zip(applied, values, strict=True)]
+        twice = next((values[i] for i, setting in enumerate(settings) if settings.index(setting) != i), None)
+        if twice is not None:
+            raise UsageError(
+                f"--grid {key}={shown(','.join(values))} gives {key} the same value twice ({shown(twice)}): "
+                "give each value once"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as stored in the manifest."""
@@ -125,17 +184,22 @@ def expand_runs(spec: SweepSpec) -> list[RunSpec]:
     keys = [key for key, _ in spec.grid]
     points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(v for _, v in spec.grid))]
     runs: list[RunSpec] = []
-    for point in points:
+    for point, label in zip(points, point_labels(spec.grid, points), strict=True):
         point_spec = spec
         overrides: list[str] = []
         for key, value in point.items():
             point_spec, override = _apply_grid_value(point_spec, key, value)
             if override:
                 overrides.append(override)
-        label = point_label(point)
         group = f"{spec.common_folder}_{label}" if label else spec.common_folder
         for seed in spec.seeds:
             index = len(runs)
+            run_name = f"{group}_seed{seed}"
+            if len(run_name.encode()) > RUN_NAME_MAX:
+                raise UsageError(
+                    f"run name {run_name[:40]}... is over {RUN_NAME_MAX} bytes (it becomes a directory name); "
+                    "shorten --common_folder or the grid's keys"
+                )
             runs.append(
                 RunSpec(
                     run_id=f"{index:04d}",
@@ -146,9 +210,9 @@ def expand_runs(spec: SweepSpec) -> list[RunSpec]:
                     num_envs=point_spec.num_envs,
                     world=point_spec.world,
                     headless=spec.headless,
-                    run_name=f"{group}_seed{seed}",
+                    run_name=check_path_component("run name", run_name),
                     group=group,
-                    common_folder=spec.common_folder,
+                    common_folder=group,
                     point=dict(point),
                     overrides=tuple(overrides),
                     additional_args=spec.additional_args,
@@ -158,10 +222,40 @@ def expand_runs(spec: SweepSpec) -> list[RunSpec]:
     return runs
 
 
-def point_label(point: dict[str, str]) -> str:
-    """A filesystem-safe label of a grid point, e.g. ``num_envs-2048_lr-0.001``; empty for no grid."""
-    parts = [f"{key.rsplit('.', 1)[-1]}-{value}" for key, value in point.items()]
-    return _SAFE_NAME.sub("_", "_".join(parts))
+def check_task(where: str, task: str) -> str:
+    """A task name as a gym id without namespace (``Isaac-Velocity-Rough-Anymal-C-v0``): letters, digits, ``_ . :
+    -``, not starting with ``-`` or ``.`` (it is passed as one argument and may name directories)."""
+    check_one_line(where, task)
+    if not _TASK.fullmatch(task):
+        raise UsageError(
+            f"{where} {shown(task)} is not a task name: use letters, digits, '_', '.', ':' and '-', starting with a "
+            "letter or digit (e.g. --task Demo-PointMass-v0)"
+        )
+    return task
+
+
+def check_passthrough(arg: str) -> str:
+    """A pass-through argument (``--additional_args`` or after ``--``): one line, and not a flag or Hydra override
+    that sets what hpc-sweep sets (see the module docstring)."""
+    check_one_line("--additional_args", arg, allow_tab=True)
+    if arg.startswith("--"):
+        name = arg[2:].partition("=")[0].replace("-", "_")
+        owned = name if name in OWNED_FLAGS else next((f for f in OWNED_FLAGS if name and f.startswith(name)), None)
+        if owned is not None:
+            spelled = "" if owned == name else f" (argparse reads it as --{owned})"
+            raise UsageError(
+                f"--additional_args {shown(arg)}{spelled}: hpc-sweep sets --{owned} itself and records it; "
+                f"use {OWNED_FLAGS[owned]} instead"
+            )
+    elif "=" in arg and not arg.startswith("-"):
+        _check_override_key(arg.partition("=")[0], f"--additional_args {shown(arg)}")
+    return arg
+
+
+def _check_override_key(key: str, where: str) -> None:
+    bare = key.strip().lstrip("+~")
+    if bare in OWNED_OVERRIDES:
+        raise UsageError(f"{where}: {bare} is what hpc-sweep sets; use {OWNED_OVERRIDES[bare]} instead")
 
 
 def _apply_grid_value(spec: SweepSpec, key: str, value: str) -> tuple[SweepSpec, str | None]:
@@ -179,11 +273,14 @@ def _apply_grid_value(spec: SweepSpec, key: str, value: str) -> tuple[SweepSpec,
             raise UsageError(f"--grid world={value!r}: world takes true/false, e.g. world=false,true")
         return replace(spec, world=lowered in _TRUE), None
     if key == "task":
-        return replace(spec, task=value), None
+        return replace(spec, task=check_task("--grid task", value)), None
     if key in ("seed", "seeds"):
         raise UsageError("--grid cannot vary the seed: list seeds with --seeds")
-    if not re.fullmatch(r"[A-Za-z_][\w.\-/]*", key):
-        raise UsageError(f"--grid key {key!r} is not a flag or a Hydra key: use e.g. agent.algorithm.learning_rate=A,B")
+    if not re.fullmatch(r"[A-Za-z_][\w.\-/]*", key, re.ASCII):
+        raise UsageError(
+            f"--grid key {shown(key)} is not a flag or a Hydra key: use e.g. agent.algorithm.learning_rate=A,B"
+        )
+    _check_override_key(key, f"--grid {shown(key)}")
     return spec, f"{key}={value}"
 
 

@@ -27,6 +27,7 @@ from hpc_sweep.analyse.results import counts_in_statistics
 from hpc_sweep.analyse.stats import performance_profile
 from hpc_sweep.analyse.summary import final_score, group_stats
 from hpc_sweep.analyse.verdict import compare_groups
+from hpc_sweep.collect.metrics import METRIC_TAGS
 from hpc_sweep.collect.results import Collection, RunData
 from hpc_sweep.errors import UsageError
 
@@ -79,7 +80,8 @@ def form_groups(
         metric: canonical metric (or tag) of the final score.
         final_window: fraction of a run's points, or a number of points, that makes its final score.
 
-    Raises: :class:`UsageError` for a wrong number of paths, an unknown grid key, or fewer than two groups.
+    Raises: :class:`UsageError` for a wrong number of paths, an unknown grid key, fewer than two groups, or a metric
+    that no run of the groups logged (the message lists the known ones).
     """
     check_compare_paths([path for path, _ in collections], by)
     members: dict[str, list[RunData]] = {}
@@ -94,7 +96,20 @@ def form_groups(
     ]
     if len(groups) < 2:
         raise UsageError(f"found {len(groups)} group(s) with completed runs; compare needs at least two")
+    check_metric([run for group in groups for run in group.runs], metric)
     return groups
+
+
+def check_metric(runs: list[RunData], metric: str) -> None:
+    """Raise a :class:`UsageError` listing the known metrics unless some of ``runs`` logged ``metric`` (a canonical
+    metric of :data:`~hpc_sweep.collect.metrics.METRIC_TAGS`, or a tag as logged)."""
+    if any(run.metric(metric) is not None for run in runs):
+        return
+    tags = sorted({tag for run in runs for tag in run.scalars})
+    raise UsageError(
+        f"--metric {metric}: none of the compared runs logged it; known metrics: {', '.join(METRIC_TAGS)}; "
+        f"or a tag they logged: {', '.join(tags) or 'none'}"
+    )
 
 
 def _group_name(path: Path, collection: Collection, run: RunData, by: str | None) -> str:

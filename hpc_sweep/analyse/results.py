@@ -1,8 +1,11 @@
 """The numbers of ``training_results.json``: one result record per run, and one statistics row per group.
 
 Runs whose state is in :data:`hpc_sweep.runstate.EXCLUDED_FROM_STATS` (failed, cancelled, still running, ...) keep
-their record, but their last value is not a final score, so they never enter a group's statistics: the group lists
-them in ``excluded_runs``. Completed runs, and runs of unknown state found in foreign log trees, count.
+their record, but their last value is not a final score, so they never enter a group's statistics. Completed runs,
+and runs of unknown state found in foreign log trees, count, when they have a final score. No run leaves silently:
+each group lists every run it left out in ``excluded_runs`` (run ids, as before) and in ``excluded`` (one
+``{run_id, seed, state, reason}`` each: the run's own error for a failed or cancelled run, its state for one still in
+progress, ``no reward data found (logs gone?)`` for a completed run without any reward point).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import numpy as np
 
 from hpc_sweep.analyse.summary import DEFAULT_FINAL_WINDOW, GroupStats, curve_summary, group_stats
 from hpc_sweep.collect.metrics import RESULT_METRICS
-from hpc_sweep.collect.results import Collection, RunData
-from hpc_sweep.runstate import EXCLUDED_FROM_STATS
+from hpc_sweep.collect.results import NO_REWARD_DATA, Collection, RunData
+from hpc_sweep.runstate import EXCLUDED_FROM_STATS, FINISHED
 
 RESULT_METRIC = "mean_reward"
 """The metric of ``final_score`` and of the group rows."""
@@ -87,10 +90,16 @@ class GroupResult:
     convergence_stability: float | None
     improvement_rate: float | None
     iterations_to_90: float | None
-    excluded_runs: list[str]
+    excluded: list[dict[str, Any]]
+
+    @property
+    def excluded_runs(self) -> list[str]:
+        """The ids of the runs left out of the statistics (the ``excluded_runs`` key, kept for compatibility)."""
+        return [entry["run_id"] for entry in self.excluded]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready row: ``group, metric``, the :meth:`GroupStats.to_dict` keys, then the aggregates."""
+        """JSON-ready row: ``group, metric``, the :meth:`GroupStats.to_dict` keys, the aggregates, then the runs left
+        out: ``excluded_runs`` (ids) and ``excluded`` (``{run_id, seed, state, reason}`` each)."""
         return {
             "group": self.group,
             "metric": self.metric,
@@ -98,24 +107,27 @@ class GroupResult:
             "convergence_stability": self.convergence_stability,
             "improvement_rate": self.improvement_rate,
             "iterations_to_90": self.iterations_to_90,
-            "excluded_runs": list(self.excluded_runs),
+            "excluded_runs": self.excluded_runs,
+            "excluded": [dict(entry) for entry in self.excluded],
         }
 
 
 def group_results(records: list[dict[str, Any]], seed: int = 0) -> list[GroupResult]:
     """Per-group statistics of run records (as :func:`experiment_record` makes them), groups in first-seen order.
 
-    Statistics use the records whose state counts (:func:`counts_in_statistics`): the final scores give
-    :class:`GroupStats` (bootstraps seeded with ``seed``); ``convergence_stability`` and ``improvement_rate`` are
-    means over those runs, ``iterations_to_90`` their median (None when no run has the value).
+    Statistics use the records whose state counts (:func:`counts_in_statistics`) and that have a final score: the
+    final scores give :class:`GroupStats` (bootstraps seeded with ``seed``); ``convergence_stability`` and
+    ``improvement_rate`` are means over those runs, ``iterations_to_90`` their median (None when no run has the
+    value). Every other run is listed with its reason (:func:`exclusion_reason`).
     """
     grouped: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         grouped.setdefault(record["group"], []).append(record)
     rows = []
     for name, members in grouped.items():
-        kept = [r for r in members if counts_in_statistics(r["status"])]
-        scores = np.array([np.nan if r["final_score"] is None else r["final_score"] for r in kept], dtype=np.float64)
+        reasons = [(r, exclusion_reason(r)) for r in members]
+        kept = [r for r, reason in reasons if reason is None]
+        scores = np.array([r["final_score"] for r in kept], dtype=np.float64)
         rows.append(
             GroupResult(
                 group=name,
@@ -124,10 +136,32 @@ def group_results(records: list[dict[str, Any]], seed: int = 0) -> list[GroupRes
                 convergence_stability=_mean_of(kept, "convergence_stability"),
                 improvement_rate=_mean_of(kept, "improvement_rate"),
                 iterations_to_90=_median_of(kept, "iterations_to_90"),
-                excluded_runs=[r["run_id"] for r in members if not counts_in_statistics(r["status"])],
+                excluded=[
+                    {"run_id": r["run_id"], "seed": r["seed"], "state": str(r["status"]), "reason": reason}
+                    for r, reason in reasons
+                    if reason is not None
+                ],
             )
         )
     return rows
+
+
+def exclusion_reason(record: dict[str, Any]) -> str | None:
+    """Why a run record stays out of its group's statistics, or None when its final score counts.
+
+    By state first (the run's own error, or its state when it has none: ``running``, ``requeued``...), then by data:
+    a run whose state counts but that has no reward point (:data:`~hpc_sweep.collect.results.NO_REWARD_DATA`), or
+    only non-finite ones.
+    """
+    status = record.get("status")
+    if not counts_in_statistics(status):
+        if record.get("error"):
+            return str(record["error"])
+        return f"{status} (no reason recorded)" if status in FINISHED else f"{status}: not finished, so no final score"
+    score = record.get("final_score")
+    if score is not None and np.isfinite(score):
+        return None
+    return NO_REWARD_DATA if not record.get("reward_progression") else "no finite reward value"
 
 
 @dataclass(frozen=True)

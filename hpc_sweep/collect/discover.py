@@ -4,11 +4,21 @@ Layouts understood: Isaac Lab ``logs/rsl_rl/<experiment>/<timestamp>_<run_name>/
 ``logs/rsl_rl/<experiment>/<common_folder>/seed_<seed>/``, and any directory holding ``events.out.tfevents.*``
 files, an RSL-RL console log or a ``summaries.txt``. Resumed Isaac Lab runs (a new timestamped directory per
 attempt, ``resume: True`` in ``params/agent.yaml``) are joined to the run they continue.
+
+A sweep's records keep the paths inside the sweep dir relative to it, and its manifest is read where the sweep is now
+(:func:`hpc_sweep.manifest.load_sweep`), so a copied or moved sweep reads its own files; a recorded log dir that no
+longer exists is a warning naming the run and the path, and the run is read from what remains (its ``data_source``
+says what that was).
+
+A log tree may hold things that are not files or directories: FIFOs, sockets, devices, dangling symlinks. They are
+skipped with one warning each, and never opened (opening a FIFO blocks until a writer comes). Warnings ride on the
+run they concern (``RunSource.warnings``); those about entries outside every run dir ride on the first run found.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +50,7 @@ class RunSource:
     status: str = RunState.UNKNOWN
     error: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def discover_runs(path: Path, states: RunStates | None = None) -> list[RunSource]:
@@ -51,6 +62,8 @@ def discover_runs(path: Path, states: RunStates | None = None) -> list[RunSource
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path} does not exist; give a sweep dir or a directory of training logs")
+    if not path.is_dir():
+        raise UsageError(f"{path} is a file, not a sweep dir or a directory of training logs")
     runs = runs_from_manifest(path, states) if is_sweep_dir(path) else scan_tree(path)
     if not runs:
         raise UsageError(
@@ -67,6 +80,7 @@ def runs_from_manifest(path: Path, states: RunStates | None = None) -> list[RunS
         if states and run["run_id"] in states:
             run["state"], run["reason"] = states[run["run_id"]]
         log_dirs = [Path(p) for p in (run.get("log_dirs") or ([run["log_dir"]] if run.get("log_dir") else []))]
+        missing = [d for d in log_dirs if not d.is_dir()]
         train_log = sweep.layout.train_log(run["run_id"])
         runs.append(
             RunSource(
@@ -74,7 +88,12 @@ def runs_from_manifest(path: Path, states: RunStates | None = None) -> list[RunS
                 seed=run.get("seed"),
                 group=run.get("group", ""),
                 log_dirs=[d for d in log_dirs if d.is_dir()],
-                console_logs=[train_log] if train_log.is_file() else [],
+                console_logs=[train_log] if _is_regular(train_log) else [],
+                warnings=[
+                    f"run {run['run_id']}: recorded log dir {d} does not exist (moved or deleted?); "
+                    "its data_source says what was read instead"
+                    for d in missing
+                ],
                 status=run.get("state") or RunState.UNKNOWN,
                 error=run.get("reason"),
                 info={
@@ -96,8 +115,13 @@ def scan_tree(root: Path) -> list[RunSource]:
     """Runs found by walking ``root``: directories with event files or summaries.txt, and stray console logs."""
     run_dirs: list[Path] = []
     stray_logs: list[Path] = []
+    skipped: list[tuple[Path, str]] = []  # (path, why) of everything that is neither a regular file nor a directory
     seen: set[str] = set()
-    for current, dirs, files in os.walk(root, followlinks=True):  # log trees are often assembled from symlinks
+
+    def unreadable(error: OSError) -> None:
+        skipped.append((Path(error.filename or root), f"cannot be read ({error.strerror}); skipped"))
+
+    for current, dirs, files in os.walk(root, onerror=unreadable, followlinks=True):  # trees are often symlinked
         real = os.path.realpath(current)
         if real in seen:  # a link back up the tree, or two links to one run: walk it once
             dirs.clear()
@@ -105,10 +129,17 @@ def scan_tree(root: Path) -> list[RunSource]:
         seen.add(real)
         dirs.sort()
         here = Path(current)
-        if any(name.startswith(EVENT_PREFIX) for name in files) or SUMMARIES in files:
+        regular = []
+        for name in sorted(files):
+            why = _not_a_file(here / name)
+            if why:
+                skipped.append((here / name, why))
+            else:
+                regular.append(name)
+        if any(name.startswith(EVENT_PREFIX) for name in regular) or SUMMARIES in regular:
             run_dirs.append(here)
             continue
-        stray_logs += [here / name for name in sorted(files) if _is_console_log(here / name)]
+        stray_logs += [here / name for name in regular if _is_console_log(here / name)]
     runs: dict[tuple[str, str], RunSource] = {}
     for run_dir in sorted(run_dirs, key=lambda p: (p.parent, p.name)):
         key = (str(run_dir.parent), run_key(run_dir))
@@ -123,7 +154,7 @@ def scan_tree(root: Path) -> list[RunSource]:
             seed=infer_seed(run_dir),
             group=group_of(run_dir),
             log_dirs=[run_dir],
-            console_logs=[p for p in sorted(run_dir.iterdir()) if p.is_file() and _is_console_log(p)],
+            console_logs=[p for p in sorted(run_dir.iterdir()) if _is_console_log(p)],
         )
     result = list(runs.values())
     for log in stray_logs:
@@ -136,6 +167,12 @@ def scan_tree(root: Path) -> list[RunSource]:
                 run_id=str(log.relative_to(root)), seed=infer_seed(log), group=log.parent.name, console_logs=[log]
             )
         )
+    for path, why in skipped:
+        owner = next((run for run in result for d in run.log_dirs if path.is_relative_to(d)), None)
+        if owner is None and result:
+            owner = result[0]
+        if owner is not None:
+            owner.warnings.append(f"{path}: {why}")
     return result
 
 
@@ -153,9 +190,36 @@ def _run_of_log(log: Path, runs: list[RunSource]) -> RunSource | None:
     return None
 
 
+def _not_a_file(path: Path) -> str | None:
+    """Why a directory entry that is not a directory is skipped (None for a regular file, or a link to one); the
+    entry is only stat-ed, never opened."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        try:
+            return f"a dangling symlink (to {os.readlink(path)}); skipped"
+        except OSError:
+            return "vanished while the tree was read; skipped"
+    except OSError as error:
+        return f"cannot be read ({error.strerror}); skipped"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a character device"}
+    kind = next((words for test, words in kinds.items() if test(mode)), "a block device or other special file")
+    return f"{kind}, not a regular file; skipped"
+
+
+def _is_regular(path: Path) -> bool:
+    """A regular file (following symlinks), found without opening it."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _is_console_log(path: Path) -> bool:
-    """A text file with RSL-RL iteration headers in its first 1 MiB."""
-    if path.suffix not in _LOG_SUFFIXES or path.name == SUMMARIES:
+    """A regular text file with RSL-RL iteration headers in its first 1 MiB (anything else is never opened)."""
+    if path.suffix not in _LOG_SUFFIXES or path.name == SUMMARIES or not _is_regular(path):
         return False
     try:
         with open(path, "rb") as handle:

@@ -2,7 +2,23 @@
 
 A :class:`Collection` holds each run's scalars as arrays and gives the two tidy tables of
 :mod:`hpc_sweep.collect.frames`. ``data_source`` says where each run's numbers came from: ``tensorboard``,
-``console_log`` or ``summaries``.
+``console_log`` or ``summaries`` (joined with ``+`` when several gave points).
+
+TensorBoard first, the console fills gaps: when a run's event files cover fewer iterations than its console log
+(rsl-rl 5 never closes its writer, so the last iteration's points may never reach the file; an attempt's log dir
+may be gone), the console's values fill the missing iterations, tag by tag, for the tags the console prints
+(``tensorboard+console_log``; ``RunData.console_filled`` counts the filled points per tag, and a warning names the run
+and how many iterations were filled, except for a run still in flight, whose event file lags its console by design).
+A TensorBoard point is never replaced: the console prints values rounded to 4 decimals.
+
+A run's state: for a sweep of ours it is its record's (the job wrapper classified each attempt from that attempt's
+own output: a traceback with exit 0 is already ``failed`` there, so a ``completed`` record means the wrapper saw
+none, and a traceback in an earlier attempt's part of ``train.log`` never fails a later attempt). Runs of foreign
+log trees (state ``unknown``) are judged from their logs: the last attempt's failure signs, else the planned
+iteration count reached.
+
+Completed runs (and foreign runs) without any reward data cannot enter group statistics: each gets a warning here,
+and :mod:`hpc_sweep.analyse.results` lists it with its reason.
 """
 
 from __future__ import annotations
@@ -20,13 +36,17 @@ from rich.console import Console
 
 from hpc_sweep.collect.discover import SUMMARIES, RunSource, RunStates, discover_runs
 from hpc_sweep.collect.frames import metrics_frame, runs_frame
-from hpc_sweep.collect.metrics import METRIC_TAGS
+from hpc_sweep.collect.metrics import METRIC_TAGS, canonical_metric
 from hpc_sweep.collect.tfevents import iter_event_files, read_event_files
 from hpc_sweep.logs.console import parse_console_metrics, parse_summaries, scan_log
 from hpc_sweep.logs.layouts import read_agent_params
-from hpc_sweep.runstate import RunState
+from hpc_sweep.runstate import EXCLUDED_FROM_STATS, IN_FLIGHT, RunState
 
 _RECENT_S = 120.0
+#: How much of a console log's end is read to learn its last iteration (the check before any gap filling).
+_TAIL_BYTES = 256 * 1024
+NO_REWARD_DATA = "no reward data found (logs gone?)"
+"""Why a completed run without any reward point is left out of group statistics."""
 
 
 @dataclass
@@ -37,6 +57,8 @@ class RunData:
     scalars: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     data_source: str = "none"
     warnings: list[str] = field(default_factory=list)
+    #: tag -> how many of its points the console log filled in (event data lacked those steps; their wall time is NaN)
+    console_filled: dict[str, int] = field(default_factory=dict)
 
     def metric(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
         """Steps and values of a canonical metric (first alias present), or None."""
@@ -65,7 +87,8 @@ class Collection:
 
 
 def read_run(source: RunSource) -> RunData:
-    """Read one run: TensorBoard events first (all attempts' dirs, later attempts win), else the text fallbacks."""
+    """Read one run: TensorBoard events first (all attempts' dirs, later attempts win), gaps filled from the console
+    log, else the text fallbacks; then its state (see the module docstring)."""
     data = RunData(source=source)
     files = [path for log_dir in source.log_dirs for path in iter_event_files(log_dir)]
     if files:
@@ -73,14 +96,20 @@ def read_run(source: RunSource) -> RunData:
         data.warnings += result.warnings
         data.scalars = {tag: (series.step, series.value, series.wall_time) for tag, series in result.scalars.items()}
         data.data_source = "tensorboard" if data.scalars else "none"
-    if not data.scalars:
-        _read_text_fallbacks(data)
+    filled = _fill_from_console(data) if data.scalars else _read_text_fallbacks(data)
     _infer_status(data)
+    if source.status not in IN_FLIGHT:  # a live run's event file lags its console by design: no news
+        data.warnings += filled
+    if source.status not in EXCLUDED_FROM_STATS and not _has_reward(data):
+        data.warnings.append(
+            f"run {source.run_id} (seed {source.seed}) is {source.status} but {NO_REWARD_DATA}: "
+            "left out of group statistics"
+        )
     return data
 
 
-def _read_text_fallbacks(data: RunData) -> None:
-    """Console logs, then summaries.txt, for runs with no event data."""
+def _read_text_fallbacks(data: RunData) -> list[str]:
+    """Console logs, then summaries.txt, for runs with no event data; data warnings go straight to the run."""
     sources: list[str] = []
     for log in data.source.console_logs:
         parsed = parse_console_metrics(log)
@@ -98,6 +127,74 @@ def _read_text_fallbacks(data: RunData) -> None:
             if parsed:
                 sources.append("summaries")
     data.data_source = "+".join(dict.fromkeys(sources)) or "none"
+    return []
+
+
+def _fill_from_console(data: RunData) -> list[str]:
+    """Add the console's points at the steps the event files lack, tag by tag; never replace an event point. Returns
+    one warning per console log that filled something.
+
+    The console is parsed only when its last iteration (read from the log's end) shows that some tag with a
+    canonical metric misses an iteration, so that complete runs pay one short tail read.
+    """
+    warnings: list[str] = []
+    for log in data.source.console_logs:
+        last = scan_log(log, max_bytes=_TAIL_BYTES).iteration
+        if last is None or _events_cover(data, last):
+            continue
+        here: set[int] = set()
+        for tag, points in parse_console_metrics(log).items():
+            target = _event_tag_for(tag, data.scalars)
+            steps, values, wall = data.scalars.get(target, (np.empty(0, np.int64), np.empty(0), np.empty(0)))
+            known = set(steps.tolist())
+            missing = [(step, value) for step, value in points if step not in known]
+            if not missing:
+                continue
+            add_steps, add_values, add_wall = _arrays(missing)
+            steps, values, wall = (
+                np.concatenate(pair) for pair in ((steps, add_steps), (values, add_values), (wall, add_wall))
+            )
+            order = np.argsort(steps, kind="stable")
+            data.scalars[target] = (steps[order], values[order], wall[order])
+            data.console_filled[target] = data.console_filled.get(target, 0) + len(missing)
+            here.update(step for step, _ in missing)
+        if here:
+            warnings.append(
+                f"run {data.source.run_id}: {len(here)} iteration(s) missing from its TensorBoard files were filled "
+                f"from its console log {log}"
+            )
+    if data.console_filled:
+        data.data_source = "tensorboard+console_log"
+    return warnings
+
+
+def _events_cover(data: RunData, last: int) -> bool:
+    """Whether the event data reach iteration ``last`` with no gap: every tag with a canonical metric runs without a
+    gap up to ``last`` or beyond, and together they cover every iteration from 0 (a tag may start late: RSL-RL logs
+    the reward only once an episode has ended)."""
+    covered: np.ndarray = np.empty(0, np.int64)
+    for tag, (steps, _, _) in data.scalars.items():
+        if canonical_metric(tag) is None:
+            continue
+        unique = np.unique(steps)
+        if not unique.size or unique[-1] < last or unique.size != unique[-1] - unique[0] + 1:
+            return False
+        covered = np.union1d(covered, unique)
+    return covered.size > last and covered[0] == 0 and covered[last] == last
+
+
+def _event_tag_for(console_tag: str, scalars: dict[str, object]) -> str:
+    """The event tag a console series fills: the same tag, else the tag the events use for its canonical metric
+    (RSL-RL's console and event names differ across versions), else the console's own tag."""
+    if console_tag in scalars:
+        return console_tag
+    metric = canonical_metric(console_tag)
+    return next((tag for tag in METRIC_TAGS.get(metric or "", ()) if tag in scalars), console_tag)
+
+
+def _has_reward(data: RunData) -> bool:
+    curve = data.metric("mean_reward")
+    return curve is not None and bool(np.isfinite(curve[1]).any())
 
 
 def _arrays(points: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,13 +204,17 @@ def _arrays(points: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray, np
 
 
 def _infer_status(data: RunData) -> None:
-    """Status for runs without a manifest, from their logs; a traceback marks a run failed even after exit 0."""
+    """The run's state (see the module docstring): a sweep's record is believed, and only lends a missing reason
+    from the last attempt's log; a foreign run is failed by its last attempt's failure signs, completed when it
+    reached its planned iterations, running when its files changed in the last two minutes."""
     source = data.source
-    for log in source.console_logs:
-        reason = scan_log(log).failure_reason()
-        if reason and source.status != RunState.FAILED:
-            source.status, source.error = RunState.FAILED, reason
     if source.status != RunState.UNKNOWN:
+        if source.status in (RunState.FAILED, RunState.CANCELLED) and not source.error:
+            source.error = next(filter(None, (_last_failure(log) for log in source.console_logs)), None)
+        return
+    reason = next(filter(None, (_last_failure(log) for log in source.console_logs)), None)
+    if reason:
+        source.status, source.error = RunState.FAILED, reason
         return
     if _reached_planned_end(data):
         source.status = RunState.COMPLETED
@@ -122,6 +223,11 @@ def _infer_status(data: RunData) -> None:
     newest = max((p.stat().st_mtime for p in files), default=0.0)
     if time.time() - newest < _RECENT_S:
         source.status = RunState.RUNNING
+
+
+def _last_failure(log: Path) -> str | None:
+    """The failure the last attempt of a console log shows (a traceback, CUDA out of memory), if any."""
+    return scan_log(log, last_attempt=True).failure_reason()
 
 
 def _reached_planned_end(data: RunData) -> bool:

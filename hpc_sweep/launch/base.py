@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from hpc_sweep.errors import HpcSweepError
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -96,6 +98,21 @@ def make_launcher(name: str, settings: dict[str, Any], observe: ObserverFactory 
 
 
 def launcher_for(sweep: Sweep, observe: ObserverFactory | None = None, **overrides: Any) -> Launcher:
-    """The launcher a sweep was submitted with, rebuilt from its manifest (``overrides`` replace recorded settings)."""
+    """The launcher a sweep was submitted with, rebuilt from its manifest (``overrides`` replace recorded settings).
+
+    Raises: :class:`HpcSweepError` naming ``sweep.json`` when it names no known executor or lacks its settings.
+    """
     settings = {**sweep.manifest.get("options", {}), **{k: v for k, v in overrides.items() if v is not None}}
-    return make_launcher(sweep.manifest.get("executor", "local"), settings, observe)
+    executor = sweep.manifest.get("executor", "local")
+    if executor not in LAUNCHERS:
+        raise HpcSweepError(
+            f"{sweep.layout.manifest} is broken: its executor {executor!r} is none of {', '.join(LAUNCHERS)}; "
+            "restore it from a backup or from a copy of the sweep dir"
+        )
+    try:
+        return make_launcher(executor, settings, observe)
+    except (KeyError, TypeError, ValueError) as error:
+        raise HpcSweepError(
+            f'{sweep.layout.manifest} is broken: its {executor} settings ("options") are incomplete ({error!r}); '
+            "restore it from a backup or from a copy of the sweep dir"
+        ) from None

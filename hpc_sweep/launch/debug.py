@@ -1,4 +1,10 @@
-"""The debug executor: the same runs, one after another in the foreground, output streamed to the terminal."""
+"""The debug executor: the same runs, one after another in the foreground, output streamed to the terminal.
+
+Ctrl-C: the job wrapper runs in this process; while a training runs it forwards the SIGINT to it and records the run
+``cancelled``, and the sweep stops there (the runs after it stay pending) with the command line's one line. A Ctrl-C
+outside a training (between two runs, while a run is recorded) stops the sweep the same way, and the run it caught
+unrecorded is recorded ``cancelled``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import submitit
 from hpc_sweep.command import JobRequest
 from hpc_sweep.job import TrainingJob
 from hpc_sweep.launch.base import ObserverFactory
-from hpc_sweep.launch.local import record_what_finished
+from hpc_sweep.launch.local import cancel_unfinished, record_what_finished
 from hpc_sweep.manifest import Sweep, load_sweep
 from hpc_sweep.runstate import RunState
 
@@ -42,7 +48,13 @@ class DebugLauncher:
         try:
             for request in requests:
                 job = executor.submit(TrainingJob(), replace(request, echo=True))
-                states[request.run_id] = job.result()["state"]
+                try:
+                    states[request.run_id] = job.result()["state"]
+                except KeyboardInterrupt:
+                    cancel_unfinished(sweep.layout, request.run_id, "stopped by Ctrl-C (KeyboardInterrupt)")
+                    raise
+                if states[request.run_id] == RunState.CANCELLED:  # Ctrl-C reached the training through the wrapper
+                    raise KeyboardInterrupt
         finally:
             record_what_finished(sweep.layout.root, requests)
         return all(state == RunState.COMPLETED for state in states.values())

@@ -1,7 +1,9 @@
 """The Slurm executor: one ``sbatch`` job array per sweep (split at ``MaxArraySize``) through submitit.
 
 Our resource names (shared by profiles and flags) map to submitit's Slurm parameters through the one table in
-:mod:`hpc_sweep.resources`; values are validated here, before anything is submitted, with errors that name the fix.
+:mod:`hpc_sweep.resources`, whose rules check every value before anything is submitted (errors name the fix); the
+final values are checked once more just before an sbatch script is written, since a resubmit reads them back from
+the manifest.
 The scheduler's view (one ``sacct`` call per sweep) is overlaid on the runs' own records by :meth:`refresh`.
 """
 
@@ -22,65 +24,65 @@ from hpc_sweep.errors import HpcSweepError, UsageError
 from hpc_sweep.launch.base import ObserverFactory
 from hpc_sweep.launch.sacct import cancel_jobs, job_states
 from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest
+from hpc_sweep.names import check_one_line, shown
 from hpc_sweep.records import now_iso, read_record, write_record
-from hpc_sweep.resources import BY_NAME
+from hpc_sweep.resources import BY_NAME, node_python, parse_time_minutes, resource_value
 from hpc_sweep.runstate import FINISHED, SLURM_TERMINAL, RunState, overlay_scheduler, parse_state
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-_COUNTS = tuple(name for name, resource in BY_NAME.items() if resource.kind is int)
-_TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
 DEFAULT_MAX_ARRAY_SIZE = 1001
-
-
-def parse_time_minutes(text: str | int) -> int:
-    """Minutes of a Slurm time limit: ``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH``, ``D-HH:MM``, ``D-HH:MM:SS``."""
-    if isinstance(text, int):
-        if text <= 0:
-            raise UsageError(f"--time {text}: give a positive number of minutes or HH:MM:SS")
-        return text
-    match = _TIME.match(str(text).strip())
-    if not match:
-        raise UsageError(f"--time {text!r} is not a Slurm time; use MM, HH:MM:SS or D-HH:MM:SS (e.g. 04:00:00)")
-    days, first, second, third = match.groups()
-    if days is not None:  # D-HH[:MM[:SS]]
-        seconds = int(days) * 86400 + int(first) * 3600 + int(second or 0) * 60 + int(third or 0)
-    elif third is not None:  # HH:MM:SS
-        seconds = int(first) * 3600 + int(second) * 60 + int(third)
-    elif second is not None:  # MM:SS
-        seconds = int(first) * 60 + int(second)
-    else:  # MM
-        seconds = int(first) * 60
-    if seconds <= 0:
-        raise UsageError(f"--time {text!r} is zero; give a positive time limit")
-    return max(1, -(-seconds // 60))
+_MEM = re.compile(r"[0-9]+[GM]B")
 
 
 def slurm_parameters(resources: dict[str, Any]) -> dict[str, Any]:
-    """Translate and validate our resource names into submitit SlurmExecutor parameters."""
+    """Translate and validate our resource names into submitit SlurmExecutor parameters.
+
+    Each value is checked against its rule in :mod:`hpc_sweep.resources` (names, ranges, one-line text, the
+    ``--sbatch`` options hpc-sweep owns); a bad one is a :class:`UsageError` naming its flag. ``python`` is not a
+    submitit parameter (see :func:`node_python`); ``gpus_per_node = 0`` asks for no GPU line at all.
+    """
     params: dict[str, Any] = {}
     for key, value in resources.items():
-        if value is None or (key in BY_NAME and BY_NAME[key].submitit is None):
+        if value is None:
             continue
-        if key not in BY_NAME:
-            raise UsageError(f"unknown Slurm resource {key!r}; valid: {', '.join(sorted(BY_NAME))}")
-        if key in _COUNTS and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            raise UsageError(f"--{key} {value!r} must be a non-negative integer")
-        if key == "mem_gb":
-            if not isinstance(value, (int, float)) or value <= 0:
-                raise UsageError(f"--mem_gb {value!r} must be a positive number of GB")
-            value = f"{int(value)}GB" if float(value).is_integer() else f"{int(value * 1024)}MB"
-        if key == "time":
-            value = parse_time_minutes(value)
-        if key == "setup" and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
-            raise UsageError("slurm.setup must be a list of shell lines")
-        if key == "additional_parameters" and not isinstance(value, dict):
-            raise UsageError("slurm.additional_parameters must be a table of sbatch options")
-        params[BY_NAME[key].submitit] = value
+        translated = resource_value(key, value)
+        if BY_NAME[key].submitit is not None:
+            params[BY_NAME[key].submitit] = translated
     if params.get("gpus_per_node") == 0:
         del params["gpus_per_node"]
     return params
+
+
+def check_script_inputs(folder: str, params: dict[str, Any], python: str) -> None:
+    """The last check before an sbatch script is written: every value that lands in it is one line of known shape.
+
+    ``params`` may come from a manifest written earlier (``resubmit``), so they are checked again here rather than
+    trusted; ``folder`` (the sweep's submitit folder) and ``python`` (the node's interpreter) must be absolute,
+    one-line paths without ``%`` in the folder (sbatch expands ``%`` patterns in log file names). submitit quotes
+    both in the ``srun`` line and in ``#SBATCH --output/--error``.
+    """
+    check_one_line("the sweep's submitit folder", folder)
+    if not Path(folder).is_absolute():
+        raise UsageError(f"the sweep's submitit folder {shown(folder)} must be an absolute path")
+    if "%" in folder.removesuffix("%j"):
+        raise UsageError(
+            f"--output_dir {shown(folder)} holds '%', which sbatch expands in log file names; choose a path without it"
+        )
+    if node_python(python) != python:
+        raise UsageError(f"the node's Python {shown(python)} must be an absolute path or a command name")
+    by_submitit = {resource.submitit: name for name, resource in BY_NAME.items() if resource.submitit}
+    for key, value in params.items():
+        if key == "time":
+            parse_time_minutes(value)
+        elif key == "mem":
+            if not isinstance(value, str) or not _MEM.fullmatch(value) or int(value[:-2]) <= 0:
+                raise UsageError(f"--mem_gb: the recorded memory {shown(value)} is not a positive amount")
+        elif key in by_submitit:
+            resource_value(by_submitit[key], value)
+        else:
+            raise UsageError(f"unknown Slurm setting {key!r} in the sweep's manifest; start a new sweep to change it")
 
 
 def max_array_size() -> int:
@@ -134,6 +136,7 @@ def submit_arrays(
         raise UsageError("--executor slurm: sbatch is not on PATH; run on a login node, or use --executor local")
     from hpc_sweep.job import PackedJob, TrainingJob  # the node-side job functions, pickled by submitit
 
+    check_script_inputs(folder, params, python)
     executor = _executor(folder, params, shlex.quote(python), max_requeues)
     packs = chunks(requests, runs_per_job)
     job_ids: list[str] = []
@@ -154,6 +157,7 @@ def sbatch_script(folder: str, params: dict[str, Any], python: str, count: int) 
     """The sbatch script submitit would submit for an array of ``count`` runs (for ``--dry_run``)."""
     from submitit.slurm.slurm import _make_sbatch_string
 
+    check_script_inputs(folder, params, python)
     command = " ".join([shlex.quote(python), "-u -m submitit.core._submit", shlex.quote(folder)])
     delay = signal_delay_s(params.get("time"))
     return _make_sbatch_string(

@@ -1,13 +1,20 @@
 """The RSL-RL console scanner: progress, rewards, log-dir lines and failure signs from a training's text output.
 
 Stdlib only: the job wrapper on each compute node uses it, and so do ``status`` and the collector's fallback.
+
+Attempts: the job wrapper appends every attempt of a run (requeued, resubmitted, resumed) to the same
+``runs/<id>/train.log``, each starting with a header line ``=== hpc_sweep run <id> attempt <n> on <host> at <time>``.
+An attempt's state and failure come from its own part only (:func:`scan_log` with ``last_attempt=True``); a log
+without a header (a foreign job log) is one attempt.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 ITERATION = re.compile(r"Learning iteration\s+(\d+)\s*/\s*(\d+)")
@@ -17,6 +24,10 @@ EXACT_NAME = re.compile(r"Exact experiment name requested from command line:\s*(
 TRACEBACK = "Traceback (most recent call last):"
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)\b(?::.*)?$")
 CUDA_OOM = re.compile(r"CUDA out of memory|torch\.(?:cuda\.)?OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED")
+#: The job wrapper's first line of each attempt in ``train.log`` (see :mod:`hpc_sweep.job`).
+ATTEMPT_HEADER = re.compile(r"^=== hpc_sweep run \S+ attempt (\d+)\b")
+_HEADER_MARK = b"=== hpc_sweep run "
+_BLOCK = 1 << 16
 
 
 def strip_ansi(text: str) -> str:
@@ -73,22 +84,61 @@ class LogScan:
         return None
 
 
-def scan_log(path: Path, max_bytes: int | None = None) -> LogScan:
-    """Scan a whole log file (or only its last ``max_bytes``, enough for live progress) and return what it shows."""
+def scan_log(path: Path, max_bytes: int | None = None, last_attempt: bool = False) -> LogScan:
+    """Scan a log file and return what it shows: the whole file, only its last ``max_bytes`` (enough for live
+    progress), or with ``last_attempt`` only the last attempt's part (from its header on; see the module docstring).
+    Both limits may be given: the scan then starts at the later of the two points."""
     scan = LogScan()
     try:
         with open(path, "rb") as handle:
-            if max_bytes is not None:
-                handle.seek(0, 2)
-                size = handle.tell()
-                handle.seek(max(0, size - max_bytes))
-                if size > max_bytes:
-                    handle.readline()  # drop the partial first line
+            size = handle.seek(0, os.SEEK_END)
+            start = _last_attempt_offset(handle, size) if last_attempt else 0
+            if max_bytes is not None and size - max_bytes > start:
+                handle.seek(size - max_bytes)
+                handle.readline()  # drop the partial first line
+            else:
+                handle.seek(start)
             for raw in handle:
                 scan.feed(raw.decode("utf-8", errors="replace"))
     except OSError:
         pass
     return scan
+
+
+def last_attempt_offset(path: Path) -> int:
+    """The byte offset where the last attempt of a job log begins (its header line); 0 for a log without a header
+    (a foreign log: one attempt) or an unreadable one."""
+    try:
+        with open(path, "rb") as handle:
+            return _last_attempt_offset(handle, handle.seek(0, os.SEEK_END))
+    except OSError:
+        return 0
+
+
+def _last_attempt_offset(handle: BinaryIO, size: int) -> int:
+    """Search backwards from the end in blocks for the last attempt header, so that finding it costs the size of the
+    last attempt, not of the whole log. Blocks overlap by one byte less than the marker, so a header that straddles
+    two blocks is seen once; a candidate is checked against the whole header line before it counts."""
+    mark = b"\n" + _HEADER_MARK
+    end = size
+    while end > 0:
+        start = max(0, end - _BLOCK)
+        handle.seek(start)
+        block = handle.read(end - start + len(mark) - 1)
+        stop = len(block)
+        while (found := block.rfind(mark, 0, stop)) >= 0:
+            if _is_attempt_header(handle, start + found + 1):
+                return start + found + 1
+            stop = found + len(mark) - 1
+        if start == 0 and block.startswith(_HEADER_MARK) and _is_attempt_header(handle, 0):
+            return 0
+        end = start
+    return 0
+
+
+def _is_attempt_header(handle: BinaryIO, offset: int) -> bool:
+    handle.seek(offset)
+    return bool(ATTEMPT_HEADER.match(handle.readline(512).decode("utf-8", errors="replace")))
 
 
 _VALUE_LINE = re.compile(
@@ -122,17 +172,27 @@ _MEAN_EPISODE = re.compile(r"^Mean episode (\w+)$")
 def parse_console_metrics(path: Path) -> dict[str, list[tuple[int, float]]]:
     """Per-iteration scalars from an RSL-RL console log (2.x and 5.x formats, ANSI codes stripped).
 
-    Each ``Learning iteration k/N`` block gives step ``k``; a later block with the same ``k`` (a resumed attempt
-    appended to the same log) replaces the earlier one.
+    Each ``Learning iteration k/N`` block gives step ``k``; a later block with the same ``k`` replaces the earlier
+    one. Where the job wrapper's attempt headers split the log, each attempt's first iteration ``s`` drops every
+    earlier attempt's point at steps ``>= s``: a resumed attempt redoes from its checkpoint's iteration on, and a
+    fresh restart (``s = 0``) replaces the whole curve, so the result is the run's curve as its last attempt left it
+    (the iterations before a resume's checkpoint come from the attempts that reached them).
     """
     series: dict[str, dict[int, float]] = {}
     step: int | None = None
+    new_attempt = False
     try:
         with open(path, "rb") as handle:
             for raw in handle:
                 line = strip_ansi(raw.decode("utf-8", errors="replace")).rstrip()
+                if line.startswith("=== hpc_sweep run ") and ATTEMPT_HEADER.match(line):
+                    new_attempt, step = True, None
+                    continue
                 if match := ITERATION.search(line):
                     step = int(match.group(1))
+                    if new_attempt:
+                        _drop_from(series, step)
+                        new_attempt = False
                     continue
                 if step is not None and (match := _COMPUTATION.match(line)):
                     for tag, text in zip(_COMPUTATION_TAGS, match.groups(), strict=True):
@@ -145,7 +205,14 @@ def parse_console_metrics(path: Path) -> dict[str, list[tuple[int, float]]]:
                     series.setdefault(tag, {})[step] = float(match.group(2))
     except OSError:
         return {}
-    return {tag: sorted(points.items()) for tag, points in series.items()}
+    return {tag: sorted(points.items()) for tag, points in series.items() if points}
+
+
+def _drop_from(series: dict[str, dict[int, float]], first: int) -> None:
+    """Forget every point at step ``first`` or later (a new attempt redoes them)."""
+    for points in series.values():
+        for step in [s for s in points if s >= first]:
+            del points[step]
 
 
 def console_tag(label: str) -> str | None:

@@ -16,6 +16,7 @@ collector, which meets foreign trees of any layout, uses the layout-independent 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -26,7 +27,8 @@ from hpc_sweep.logs.console import LogScan
 ISAACLAB_TIMESTAMP = r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}"
 LEGGED_GYM_TIMESTAMP = r"[A-Z][a-z]{2}\d{2}_\d{2}-\d{2}-\d{2}"
 _TIMESTAMP = re.compile(rf"^(?:{ISAACLAB_TIMESTAMP}|{LEGGED_GYM_TIMESTAMP})_?")
-_SEED_IN_NAME = re.compile(r"(?:^|[_-])seed[_-]?(\d+)(?:$|[_-])", re.IGNORECASE)
+#: ``seed`` as a word of a name, then an optional separator, an optional minus sign and the digits (see infer_seed).
+_SEED_IN_NAME = re.compile(r"(?:^|(?P<before>[_-]))seed(?P<sep>[_-]?)(?P<minus>-?)(?P<digits>\d+)(?=$|[_-])", re.I)
 _YAML_SEED = re.compile(r"^seed:\s*(-?\d+)\s*$", re.MULTILINE)
 _YAML_RESUME = re.compile(r"^resume:\s*(true|True)\s*$", re.MULTILINE)
 _YAML_MAX_ITERATIONS = re.compile(r"^max_iterations:\s*(\S+)\s*$", re.MULTILINE)
@@ -155,16 +157,32 @@ def group_of(run_dir: Path) -> str:
     return name or run_dir.parent.name
 
 
+def seed_in_name(name: str) -> int | None:
+    """The seed a run name carries (``study_seed42``, ``seed_42``, ``seed42``, ``run-seed-3``), or None.
+
+    Negative seeds: ``seed_-1`` and ``seed--1`` are -1 (a separator, then a minus sign). ``seed-1`` is ambiguous,
+    and is read by the separator before ``seed``: after ``_`` (``study_seed-1``, what a ``f"{name}_seed{seed}"`` run
+    name gives for seed -1) the ``-`` is a minus sign, so -1; in a dashed name (``run-seed-1``) or at the start of the
+    name (``seed-1``) it is a separator, so 1.
+    """
+    match = _SEED_IN_NAME.search(strip_timestamp(name))
+    if not match:
+        return None
+    value = int(match.group("digits"))
+    negative = match.group("minus") == "-" or (match.group("before") == "_" and match.group("sep") == "-")
+    return -value if negative else value
+
+
 def infer_seed(path: Path) -> int | None:
-    """The seed from the directory/file name (``seed_42``, ``_seed42``) or ``params/agent.yaml`` (``seed:``)."""
+    """The seed from the directory/file name (see :func:`seed_in_name`) or ``params/agent.yaml`` (``seed:``)."""
     for part in (path.stem, path.parent.name) if path.is_file() else (path.name,):
-        match = _SEED_IN_NAME.search(strip_timestamp(part))
-        if match:
-            return int(match.group(1))
+        seed = seed_in_name(part)
+        if seed is not None:
+            return seed
     return read_agent_params(path).seed
 
 
-def latest_checkpoint(log_dirs: list[str]) -> tuple[Path, int] | None:
+def latest_checkpoint(log_dirs: Iterable[str | Path]) -> tuple[Path, int] | None:
     """The newest ``model_<it>.pt`` over a run's earlier attempts (highest iteration; the later attempt on ties)."""
     best: tuple[Path, int] | None = None
     for log_dir in log_dirs:

@@ -12,10 +12,16 @@ Schema ``hpc_sweep.training_results/1``::
                       final_<m>, initial_<m>, <m>_progression, <m>_steps for each canonical metric m}],
      "groups": [{group, metric, n, mean, std, median, iqm, min, min_seed, max, max_seed, mean_ci, iqm_ci (95%
                  bootstrap), convergence_stability (mean over runs), improvement_rate (mean), iterations_to_90
-                 (median), excluded_runs}],
-     (group statistics use completed runs, and runs of unknown status in foreign log trees; std and the CIs are
-      null for n < 2, every estimate null for n = 0)
-     "warnings": [...]}
+                 (median), excluded_runs (run ids), excluded: [{run_id, seed, state, reason}]}],
+     (group statistics use completed runs, and runs of unknown status in foreign log trees, that have a final score;
+      every other run of the group is in excluded_runs and excluded, with why: the run's error for a failed or
+      cancelled run, "no reward data found (logs gone?)" for a completed run without reward points; std and the CIs
+      are null for n < 2, every estimate null for n = 0)
+     "warnings": [...]}   (what collection noticed, one line each: damaged event files, iterations filled from
+                           the console log, completed runs without reward data, ...)
+
+``data_source`` is ``tensorboard``, ``console_log``, ``summaries``, ``tensorboard+console_log`` (event data with
+iterations they lacked filled from the console log) or ``none``.
 """
 
 from __future__ import annotations

@@ -44,9 +44,7 @@ def write_tables(collection: Collection, results: dict[str, Any], out: Path) -> 
     write_text_atomic(written[0], frame.to_csv(index=False))
     summary = pd.DataFrame([{k: r.get(k) for k in SUMMARY_COLUMNS} for r in results["experiments"]])
     write_text_atomic(written[1], summary.to_csv(index=False))
-    groups = pd.DataFrame(
-        [{k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in g.items()} for g in results["groups"]]
-    )
+    groups = pd.DataFrame([_group_csv_row(g) for g in results["groups"]])
     write_text_atomic(written[2], groups.to_csv(index=False))
     write_json_atomic(written[3], results)
     if importlib.util.find_spec("pyarrow") is not None:
@@ -55,6 +53,15 @@ def write_tables(collection: Collection, results: dict[str, Any], out: Path) -> 
         write_bytes_atomic(out / "metrics.parquet", buffer.getvalue())
         written.insert(1, out / "metrics.parquet")
     return written
+
+
+def _group_csv_row(group: dict[str, Any]) -> dict[str, Any]:
+    """A group row flattened for groups.csv: lists joined with ", ", excluded runs as ``run (state: reason)`` joined
+    with "; "."""
+    row = {k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in group.items() if k != "excluded"}
+    if "excluded" in group:
+        row["excluded"] = "; ".join(f"{e['run_id']} ({e['state']}: {e['reason']})" for e in group["excluded"])
+    return row
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -112,3 +119,10 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
     failed = [r for r in results["experiments"] if r["status"] == "failed"]
     for r in failed:
         console.print(f"[red]failed[/red] {r['run_id']} (seed {r['seed']}): {r['error']}", highlight=False)
+    for g in results["groups"]:  # the failed ones are named just above
+        for e in (e for e in g.get("excluded", []) if e["state"] != "failed"):
+            console.print(
+                f"[yellow]not in group statistics[/yellow] {e['run_id']} (seed {e['seed']}, {e['state']}): "
+                f"{e['reason']}",
+                highlight=False,
+            )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hpc_sweep.errors import UsageError
+from hpc_sweep.errors import HpcSweepError, UsageError
 from hpc_sweep.launch.base import launcher_for
 from hpc_sweep.manifest import load_sweep
 from hpc_sweep.plan import requests_from_manifest
@@ -53,6 +53,12 @@ def resubmit(
     if not chosen:
         console.print("nothing to resubmit")
         return True
+    try:
+        requests = requests_from_manifest(sweep.manifest, sweep.layout.root, set(chosen))
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise HpcSweepError(
+            f"{sweep.layout.manifest} is broken: the planned command of a chosen run is incomplete ({error!r}); "
+            "restore it from a backup or from a copy of the sweep dir"
+        ) from None
     console.print(f"resubmitting {len(chosen)} run(s) of {sweep_dir} ({launcher.name}): {' '.join(chosen)}")
-    requests = requests_from_manifest(sweep.manifest, sweep.layout.root, set(chosen))
     return run_requests(launcher, sweep, requests, False, console)

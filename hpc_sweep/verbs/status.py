@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,11 +15,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from hpc_sweep.errors import UsageError
 from hpc_sweep.launch.base import launcher_for
-from hpc_sweep.logs.console import scan_log
-from hpc_sweep.manifest import load_sweep, refresh_manifest
+from hpc_sweep.logs.console import LogScan, scan_log
+from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest
 from hpc_sweep.report.console import make_console
-from hpc_sweep.runstate import FINISHED, RunState, parse_state, style
+from hpc_sweep.runstate import FINISHED, IN_FLIGHT, RunState, parse_state, style
+
+#: A local sweep with no live job is still starting runs while it wrote something this recently (seconds).
+_RECENT_S = 30.0
 
 
 def _elapsed(run: dict[str, Any]) -> str:
@@ -32,10 +39,22 @@ def _elapsed(run: dict[str, Any]) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def status_table(sweep_dir: Path) -> tuple[Table, Counter[str], int]:
-    """The sweep's per-run table (scheduler state merged in one sacct call), its state counts and its run count."""
+@dataclass
+class StatusView:
+    """One look at a sweep: its table, its state counts, and whether anything may still change by itself."""
+
+    table: Table
+    counts: Counter[str]
+    total: int
+    in_progress: bool
+
+
+def status_table(sweep_dir: Path) -> StatusView:
+    """The sweep's per-run table (scheduler state merged in one sacct call), its state counts and whether any run
+    is still in progress (see :func:`_in_progress`)."""
     sweep = load_sweep(Path(sweep_dir))
-    launcher_for(sweep).refresh(sweep)
+    launcher = launcher_for(sweep)
+    launcher.refresh(sweep)
     table = Table(title=f"{sweep.layout.root} ({sweep.manifest.get('executor')})")
     for column in ("run", "seed", "group", "state", "attempt", "iteration", "mean reward", "elapsed", "reason"):
         table.add_column(column, overflow="fold")
@@ -43,7 +62,8 @@ def status_table(sweep_dir: Path) -> tuple[Table, Counter[str], int]:
     for run in sweep.runs:
         state = parse_state(run.get("state"))
         counts[state.value] += 1
-        scan = scan_log(sweep.layout.train_log(run["run_id"]), max_bytes=16384)
+        train_log = sweep.layout.train_log(run["run_id"])
+        scan = scan_log(train_log, max_bytes=16384) if train_log.is_file() else LogScan()  # never open a FIFO
         total = run.get("max_iterations") or scan.total_iterations
         iteration = "-" if scan.iteration is None else f"{scan.iteration + 1}/{total}"
         reward = "-" if scan.last_mean_reward is None else f"{scan.last_mean_reward:.3f}"
@@ -58,9 +78,62 @@ def status_table(sweep_dir: Path) -> tuple[Table, Counter[str], int]:
             _elapsed(run),
             run.get("reason") or "",
         )
+    in_progress = _in_progress(sweep, launcher.runs_here)
     with contextlib.suppress(OSError, TimeoutError):
         refresh_manifest(sweep)
-    return table, counts, len(sweep.runs)
+    return StatusView(table, counts, len(sweep.runs), in_progress)
+
+
+def _in_progress(sweep: Sweep, runs_here: bool) -> bool:
+    """Whether some run of the sweep may still change without the user doing anything.
+
+    On Slurm: a run whose job is queued, running or waiting to be requeued (after sacct's word). A sweep run on
+    this machine (local, debug) has no scheduler: a run is in progress while its job process is alive (a run
+    recorded on another host is taken to be), and a run not started yet while the sweep shows activity (records
+    or logs written in the last half minute: between two runs of a local pool), as its pool starts it then.
+    """
+    unfinished = [run for run in sweep.runs if parse_state(run.get("state")) not in FINISHED]
+    if not runs_here:
+        return any(
+            parse_state(run.get("state")) in IN_FLIGHT
+            or (parse_state(run.get("state")) is RunState.PENDING and bool(run.get("job_id")))  # queued in Slurm
+            for run in unfinished
+        )
+    started = [run for run in unfinished if parse_state(run.get("state")) is not RunState.PENDING]
+    if any(_job_alive(run) for run in started):
+        return True
+    return len(started) < len(unfinished) and time.time() - _last_activity(sweep) < _RECENT_S
+
+
+def _job_alive(run: dict[str, Any]) -> bool:
+    """Whether the job process a run recorded is alive (a run recorded on another host cannot be checked from here:
+    taken to be alive)."""
+    if run.get("host") != socket.gethostname():
+        return True
+    pid = run.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _last_activity(sweep: Sweep) -> float:
+    """When the sweep last wrote anything: its manifest, a record or a training log (seconds since the epoch)."""
+    layout = sweep.layout
+    paths = [
+        layout.manifest,
+        *(p for run in sweep.runs for p in (layout.record(run["run_id"]), layout.train_log(run["run_id"]))),
+    ]
+    times = []
+    for path in paths:
+        with contextlib.suppress(OSError):
+            times.append(path.stat().st_mtime)
+    return max(times, default=0.0)
 
 
 def _counts_line(counts: Counter[str]) -> str:
@@ -68,21 +141,27 @@ def _counts_line(counts: Counter[str]) -> str:
 
 
 def show_status(sweep_dir: Path, console: Console | None = None, watch: float | None = None) -> bool:
-    """Print the sweep's table and counts (redrawn every ``watch`` seconds until all runs ended); True when every
-    run completed."""
+    """Print the sweep's table and counts (redrawn every ``watch`` seconds while a run is in progress, so it stops
+    at once for a sweep that has already ended); True when every run completed."""
     console = console or make_console()
     if watch is None:
-        table, counts, total = status_table(sweep_dir)
-        console.print(table)
-        console.print(_counts_line(counts), highlight=False)
-        return counts.get(RunState.COMPLETED, 0) == total
+        view = status_table(sweep_dir)
+        console.print(view.table)
+        console.print(_counts_line(view.counts), highlight=False)
+        return view.counts.get(RunState.COMPLETED, 0) == view.total
+    if not watch > 0 or watch == float("inf"):
+        raise UsageError(f"--watch {watch}: give a positive number of seconds between redraws")
     from rich.console import Group
     from rich.live import Live
 
     with Live(console=console, auto_refresh=False) as live:
         while True:
-            table, counts, total = status_table(sweep_dir)
-            live.update(Group(table, _counts_line(counts)), refresh=True)
-            if sum(n for state, n in counts.items() if state in FINISHED) == total:
-                return counts.get(RunState.COMPLETED, 0) == total
+            view = status_table(sweep_dir)
+            lines = [view.table, _counts_line(view.counts)]
+            ended = sum(n for state, n in view.counts.items() if state in FINISHED)
+            if not view.in_progress and ended < view.total:
+                lines.append(f"no run is in progress any more; {view.total - ended} run(s) did not end")
+            live.update(Group(*lines), refresh=True)
+            if not view.in_progress:
+                return view.counts.get(RunState.COMPLETED, 0) == view.total
             time.sleep(watch)

@@ -66,11 +66,41 @@ def test_excluded_states_leave_group_statistics_and_are_listed() -> None:
     assert np.isnan(b["std"]) and np.isnan(b["mean_ci"]).all()  # one run: no spread
     c = rows["c"]
     assert c["excluded_runs"] == ["c1"] and c["n"] == 0 and c["convergence_stability"] is None
-    assert rows["d"]["n"] == 0 and rows["d"]["excluded_runs"] == []  # kept, but without a score
     assert list(a) == [
         "group", "metric", "n", "mean", "std", "median", "iqm", "min", "min_seed", "max", "max_seed", "mean_ci",
-        "iqm_ci", "convergence_stability", "improvement_rate", "iterations_to_90", "excluded_runs",
+        "iqm_ci", "convergence_stability", "improvement_rate", "iterations_to_90", "excluded_runs", "excluded",
     ]  # fmt: skip
+
+
+def test_every_run_left_out_is_listed_with_its_reason() -> None:
+    runs = collection().runs
+    runs[3].source.error = "exit code 3; CUDA out of memory"
+    runs[6].source.error = "stopped by SIGINT (Ctrl-C), exit code -2"
+    rows = {row.group: row.to_dict() for row in group_results(run_results(Collection(Path("/s"), runs, [])))}
+    assert rows["a"]["excluded"] == [
+        {"run_id": "a4", "seed": 4, "state": "failed", "reason": "exit code 3; CUDA out of memory"}
+    ]
+    assert rows["b"]["excluded"] == [
+        {"run_id": "b2", "seed": 2, "state": "running", "reason": "running: not finished, so no final score"}
+    ]
+    assert rows["c"]["excluded"][0]["reason"] == "stopped by SIGINT (Ctrl-C), exit code -2"
+    d = rows["d"]  # completed, but no reward point at all: left out, and says so
+    assert d["n"] == 0 and d["excluded_runs"] == ["d1"]
+    assert d["excluded"] == [
+        {"run_id": "d1", "seed": 1, "state": "completed", "reason": "no reward data found (logs gone?)"}
+    ]
+    for row in rows.values():  # nobody silently missing: each run is counted or listed
+        members = [r for r in runs if r.source.group == row["group"]]
+        assert row["n"] + len(row["excluded"]) == len(members)
+        assert row["excluded_runs"] == [e["run_id"] for e in row["excluded"]]
+
+
+def test_a_run_whose_reward_is_never_finite_is_listed_too() -> None:
+    run = make_run("n1", 1, "n", "completed", 0.0)
+    steps, values, wall = run.scalars["Train/mean_reward"]
+    run.scalars["Train/mean_reward"] = (steps, np.full(values.size, np.nan), wall)
+    (row,) = group_results(run_results(Collection(Path("/s"), [run], [])))
+    assert row.stats.n == 0 and row.to_dict()["excluded"][0]["reason"] == "no finite reward value"
 
 
 def test_the_excluded_states_are_every_state_but_completed_and_unknown() -> None:

@@ -19,7 +19,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "hpc_sweep"
 
 #: Modules every layer may use: errors, atomic writes, the sweep dir's layout, run state, records, the manifest.
-BASE = {"errors", "atomic", "layout", "runstate", "records", "manifest", "resources"}
+BASE = {"errors", "atomic", "layout", "runstate", "records", "manifest", "resources", "names"}
 #: Layer -> the layers it may import (besides itself and the base modules).
 ALLOWED = {
     "spec": {"logs"},  # a profile names its log layout

@@ -100,6 +100,12 @@ BAD_INPUTS = [
     (["--max_requeues", "-1"], "--max_requeues"),
     (["--runs_per_gpu", "0"], "positive"),
     (["--runs_per_gpu", "2", "--gpus_per_run", "2"], "only one of them"),
+    (["--common_folder", ".."], "--common_folder"),
+    (["--launcher", "python -c 'x"], "--launcher"),
+    (["--", "--max_iterations", "999"], "use --max_iterations"),
+    (["--executor", "slurm", "--mem_gb", "nan"], "--mem_gb"),
+    (["--executor", "slurm", "--partition", "gpu\ntouch pwned.txt #"], "--partition"),
+    (["--executor", "slurm", "--sbatch", "array=0-99"], "--array"),
 ]
 
 

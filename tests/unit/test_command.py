@@ -153,3 +153,10 @@ def test_a_passed_max_iterations_flag_is_not_mistaken_for_ours() -> None:
 def test_the_manifest_form_of_a_command_rebuilds_it_exactly() -> None:
     command = build_command(one_run(grid=parse_grid(["agent.x=[1,2]"])), load_profile("demo"), SWEEP, "/py")
     assert TrainingCommand.from_dict(json.loads(json.dumps(command.to_dict()))) == command
+
+
+def test_ballu_grid_points_get_their_own_common_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BALLU_PATH", "/home/u/ballu")
+    runs = expand_runs(SweepSpec(task="Isc-BALLU", common_folder="study", seeds=(7,), grid=parse_grid(["env.k=1,2"])))
+    folders = [build_command(run, load_profile("ballu"), SWEEP, "py").argv for run in runs]
+    assert [argv[argv.index("--common_folder") + 1] for argv in folders] == ["study_k-1", "study_k-2"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,26 @@ def test_runs_per_gpu_packs_runs_into_fewer_array_tasks_in_the_dry_run(tmp_path:
     assert "#SBATCH --gpus-per-node=1" in result.stdout
     assert "each Slurm job runs 2 runs at once" in result.stdout
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
+    ("folder", "params", "python", "fragment"),
+    [
+        ("/s/submitit/%j", {"partition": "gpu\nid"}, "/p", "--partition"),
+        ("/s/submitit/%j", {"additional_parameters": {"array": "1"}}, "/p", "--array itself"),
+        ("/s/submitit/%j", {"mem": "0MB"}, "/p", "--mem_gb"),
+        ("/s/submitit/%j", {"time": 10**9}, "/p", "over a year"),
+        ("/s/submitit/%j", {"setup": ["ok", "a\nb"]}, "/p", "control character"),
+        ("/s/submitit/%j", {"wrap": "id"}, "/p", "unknown Slurm setting"),
+        ("/s/submitit/%j", {}, "/p\nid", "control character"),
+        ("/s/submitit/%j", {}, "~/venv/bin/python", "absolute path"),
+        ("/s%u/submitit/%j", {}, "/p", "'%'"),
+        ("s/submitit/%j", {}, "/p", "absolute"),
+    ],
+)
+def test_a_script_is_not_written_from_settings_that_were_edited_into_the_manifest(
+    folder: str, params: dict, python: str, fragment: str
+) -> None:
+    """resubmit rebuilds the launcher from sweep.json: its values are checked again before a script is written."""
+    with pytest.raises(UsageError, match=re.escape(fragment)):
+        sbatch_script(folder, params, python, 2)

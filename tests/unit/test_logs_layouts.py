@@ -80,6 +80,7 @@ def test_latest_checkpoint_is_the_highest_iteration_over_attempts(tmp_path: Path
     (second / "model_150.pt").write_bytes(b"")
     assert latest_checkpoint([str(first), str(second)]) == (second / "model_150.pt", 150)  # later attempt on ties
     assert latest_checkpoint([str(tmp_path / "none")]) is None
+    assert latest_checkpoint([first, second]) == (second / "model_150.pt", 150)  # Paths as well as strings
 
 
 @pytest.mark.parametrize(
@@ -90,10 +91,37 @@ def test_latest_checkpoint_is_the_highest_iteration_over_attempts(tmp_path: Path
         ("Mar03_14-22-33_run-seed-3", 3),
         ("2026-01-01_00-00-00_seedless", None),
         ("study_seedling", None),
+        ("study_seed_42", 42),
+        ("run_seed42_lr0.001", 42),
+        ("SEED_5", 5),
+        # negative seeds: a minus sign after a separator, or "-" right after "_seed" (our own f"{group}_seed{seed}")
+        ("2026-01-01_00-00-00_study_seed-1", -1),
+        ("study_seed-12_lr0.1", -12),
+        ("seed_-3", -3),
+        ("run-seed--4", -4),
+        # "-" in a dashed name, or at the start of the name, separates: seed 3, seed 7
+        ("run-seed-3", 3),
+        ("seed-7", 7),
     ],
 )
 def test_seed_from_the_run_dir_name(tmp_path: Path, name: str, seed: int | None) -> None:
     assert infer_seed(_dir(tmp_path / name)) == seed
+
+
+def test_a_negative_seed_in_the_name_wins_over_agent_yaml_and_leaves_the_group(tmp_path: Path) -> None:
+    run = _dir(tmp_path / "2026-01-01_00-00-00_study_seed-1")
+    (run / "params").mkdir()
+    (run / "params" / "agent.yaml").write_text("seed: 1\n")
+    assert infer_seed(run) == -1
+    assert group_of(run) == group_of(tmp_path / "2026-01-01_00-00-00_study_seed1") == "study"
+    assert group_of(Path("x/run_seed-2_lr0.1")) == "run_lr0.1"
+
+
+def test_seed_of_a_stray_console_log_from_its_file_name(tmp_path: Path) -> None:
+    log = tmp_path / "exp" / "job_study_seed-2.out"
+    log.parent.mkdir()
+    log.write_text("Learning iteration 0/1\n")
+    assert infer_seed(log) == -2
 
 
 def test_seed_from_agent_yaml_when_the_name_has_none(tmp_path: Path) -> None:

@@ -95,3 +95,22 @@ def test_states_are_plain_words_in_json_and_unknown_words_read_as_pending() -> N
     assert json.loads(json.dumps({"state": RunState.REQUEUED})) == {"state": "requeued"}
     assert parse_state("completed") is RunState.COMPLETED and parse_state("timeout") is RunState.PENDING
     assert parse_state(None) is RunState.PENDING
+
+
+def test_a_stop_signal_after_the_last_iteration_with_exit_0_is_completed() -> None:
+    """Ctrl-C (or a scheduler's signal) that came a moment after the training finished stopped nothing."""
+    for signame in ("SIGINT", "SIGTERM", "SIGUSR2"):
+        assert classify_exit(0, stopped_by=signame, finished_all_iterations=True) == (RunState.COMPLETED, None)
+
+
+def test_a_stop_signal_that_cut_the_training_short_still_cancels_or_interrupts() -> None:
+    assert classify_exit(0, stopped_by="SIGINT")[0] is RunState.CANCELLED  # exit 0 but iterations missing
+    assert classify_exit(-2, stopped_by="SIGINT", finished_all_iterations=True)[0] is RunState.CANCELLED
+    assert classify_exit(1, stopped_by="SIGTERM", finished_all_iterations=True)[0] is RunState.INTERRUPTED
+
+
+def test_a_finished_run_stopped_late_is_still_judged_by_its_log_and_run_dir() -> None:
+    state, reason = classify_exit(0, stopped_by="SIGINT", finished_all_iterations=True, log_failure="Python exception")
+    assert state is RunState.FAILED and reason == "Python exception (the process exited 0)"
+    state, reason = classify_exit(0, stopped_by="SIGINT", finished_all_iterations=True, log_dir_found=False)
+    assert state is RunState.FAILED and "no log directory" in reason

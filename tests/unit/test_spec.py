@@ -59,3 +59,51 @@ def test_malformed_grid_is_a_usage_error(items: list[str]) -> None:
 def test_bad_spec_names_the_flag(kwargs: dict, fragment: str) -> None:
     with pytest.raises(UsageError, match=fragment):
         spec(**kwargs).validate()
+
+
+def test_values_that_sanitise_alike_keep_their_own_groups_and_run_names() -> None:
+    runs = expand_runs(spec(grid=parse_grid(["agent.project=a b,a_b,c"]), seeds=(1,)))
+    groups = [r.group for r in runs]
+    assert len(set(groups)) == 3
+    assert groups[2] == "study_project-c"  # a value that collides with nothing keeps its plain label
+    assert groups[0].startswith("study_project-a_b-") and groups[1].startswith("study_project-a_b-")
+    assert [r.point["agent.project"] for r in runs] == ["a b", "a_b", "c"]  # the raw values are kept
+    assert [r.run_name for r in expand_runs(spec(grid=parse_grid(["agent.project=a b,a_b,c"]), seeds=(1,)))] == [
+        r.run_name for r in runs
+    ]
+
+
+def test_with_a_grid_each_point_is_its_own_common_folder_so_ballu_logs_do_not_merge() -> None:
+    runs = expand_runs(spec(grid=parse_grid(["env.world_frame=a,b"]), seeds=(1,)))
+    assert [r.common_folder for r in runs] == ["study_world_frame-a", "study_world_frame-b"]
+    assert [r.common_folder for r in expand_runs(spec())] == ["study", "study"]  # no grid: the folder as given
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"common_folder": ".."}, "--common_folder '..'"),
+        ({"common_folder": "-rf"}, "--common_folder '-rf'"),
+        ({"task": "a/b"}, "--task 'a/b' is not a task name"),
+        ({"task": "-x"}, "--task '-x'"),
+        ({"additional_args": ("--seed", "5")}, "use --seeds"),
+        ({"additional_args": ("--max_iterations=9",)}, "use --max_iterations"),
+        ({"additional_args": ("--num-envs", "9")}, "use --num_envs"),
+        ({"additional_args": ("--checkpoint", "m.pt")}, "--resume"),
+        ({"additional_args": ("--distributed",)}, "--gpus_per_run"),
+        ({"additional_args": ("agent.seed=3",)}, "use --seeds"),
+        ({"additional_args": ("++env.scene.num_envs=3",)}, "use --num_envs"),
+        ({"grid": (("env.scene.num_envs", ("1", "2")),)}, "use --num_envs"),
+        ({"grid": (("max_iterations", ("10", "010")),)}, "same value twice"),
+        ({"grid": (("task", ("A-v0", "../B")),)}, "--grid task '../B'"),
+    ],
+)
+def test_what_the_tool_sets_or_names_cannot_be_set_around_it(kwargs: dict, fragment: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        spec(**kwargs).validate()
+    assert fragment in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_pass_through_flags_that_are_not_ours_are_kept() -> None:
+    args = ("--video", "--video_interval", "1000", "--seed_offset=2", "agent.experiment_name=x", "--device", "cuda:0")
+    assert expand_runs(spec(additional_args=args))[0].additional_args == args

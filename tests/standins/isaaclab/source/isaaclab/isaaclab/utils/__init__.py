@@ -1,0 +1,1 @@
+"""Stand-in of ``isaaclab.utils``: only ``io`` (``dump_yaml``, ``dump_pickle``)."""
