@@ -70,6 +70,7 @@ def _positive_seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line interface."""
     from hpc_sweep.launch.base import LAUNCHERS
+    from hpc_sweep.launch.slurm import DEFAULT_MAX_REQUEUES
     from hpc_sweep.spec import DEFAULT_MAX_ITERATIONS, DEFAULT_NUM_ENVS, DEFAULT_SEEDS, DEFAULT_TASK
 
     parser = _Parser(prog="hpc-sweep", description=__doc__.split("\n\n")[0])
@@ -128,7 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             _add(slurm, flag, type=resource.kind, help=resource.help)
     _add(slurm, "wait", action="store_true", help="block with a progress display, then collect")
-    _add(slurm, "max_requeues", type=int, default=3, help="requeues on time limit/preemption (default 3)")
+    _add(
+        slurm,
+        "max_requeues",
+        type=int,
+        default=DEFAULT_MAX_REQUEUES,
+        help=f"requeues on time limit/preemption (default {DEFAULT_MAX_REQUEUES})",
+    )
 
     status = verbs.add_parser("status", help="show where a sweep stands")
     status.add_argument("sweep_dir", type=Path)
@@ -166,14 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _submit_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The ``submit`` verb's own parser inside the top-level one."""
+    verbs = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))  # type: ignore[union-attr]
+    return verbs.choices["submit"]
+
+
 def _split_passthrough(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     """Let ``--additional_args`` take values that start with ``--`` (plain argparse rejects ``"--video"``).
 
     Values run from ``--additional_args`` to the next option hpc-sweep knows; everything after a bare ``--`` is
     passed through as well. Each value is re-attached as ``--additional_args=VALUE`` so argparse accepts it.
     """
-    submit = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))  # type: ignore[union-attr]
-    known = {flag for action in submit.choices["submit"]._actions for flag in action.option_strings}
+    known = {flag for action in _submit_parser(parser)._actions for flag in action.option_strings}
     out: list[str] = []
     passthrough: list[str] = []
     index = 0
@@ -205,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     if args_list and args_list[0] == "submit":
         args_list = _split_passthrough(args_list, parser)
     args = parser.parse_args(args_list)
+    if args.verb == "submit":
+        args.given = _typed_flags(args_list)
     try:
         return _VERBS[args.verb](args)
     except UsageError as error:
@@ -255,8 +269,21 @@ def _submit(args: argparse.Namespace) -> int:
         slurm_python=args.slurm_python,
         wait=args.wait,
         max_requeues=args.max_requeues,
+        given=args.given,
     )
     return EXIT_OK if submit(spec, options) else EXIT_RUN_FAILED
+
+
+def _typed_flags(args_list: list[str]) -> frozenset[str]:
+    """The submit options the user typed (their ``dest`` names), as opposed to those left at their defaults.
+
+    A second parse where no option has a default leaves exactly the typed ones in the namespace (``--resume`` needs
+    to know: typing the default seeds on a sweep recorded with other seeds is a change).
+    """
+    parser = build_parser()
+    for action in _submit_parser(parser)._actions:
+        action.default = argparse.SUPPRESS
+    return frozenset(vars(parser.parse_args(args_list))) - {"verb"}
 
 
 def _resources(args: argparse.Namespace) -> dict[str, Any]:

@@ -9,6 +9,7 @@ Imports only the standard library at run time: the job wrapper on every node bui
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,8 +45,8 @@ class TrainingCommand:
 
         RSL-RL's runner continues from the checkpoint's iteration ``k`` (redoing ``k``), so ``max_iterations - k``
         more iterations end exactly at the planned last iteration. Styles: ``isaaclab`` (``--resume --load_run
-        <dir> --checkpoint <file>``), ``checkpoint_path`` (newer Isaac Lab: ``--resume --checkpoint <path>``),
-        ``resume_path`` (BALLU: ``--resume_path <path>``); ``none`` starts over.
+        ^<dir>$ --checkpoint ^<file>$``, escaped regular expressions), ``checkpoint_path`` (newer Isaac Lab:
+        ``--resume --checkpoint <path>``), ``resume_path`` (BALLU: ``--resume_path <path>``); ``none`` starts over.
         """
         if self.resume == "none":
             return self.argv
@@ -56,7 +57,10 @@ class TrainingCommand:
         elif self.resume == "resume_path":
             flags = ("--resume_path", str(path))
         else:
-            flags = ("--resume", "--load_run", path.parent.name, "--checkpoint", path.name)
+            # Isaac Lab matches both as regular expressions with re.match (a prefix match) and takes the last
+            # match in sorted order: "..._seed1" would also select "..._seed10". Anchored and escaped, each selects
+            # exactly this run's own directory and file.
+            flags = ("--resume", "--load_run", _exactly(path.parent.name), "--checkpoint", _exactly(path.name))
         return self._argv(remaining, flags)
 
     def _argv(self, iterations: int, resume_flags: tuple[str, ...]) -> tuple[str, ...]:
@@ -100,6 +104,11 @@ class JobRequest:
     def argv(self) -> tuple[str, ...]:
         """The fresh attempt's argv."""
         return self.command.argv
+
+
+def _exactly(name: str) -> str:
+    """A regular expression that ``re.match`` accepts for ``name`` and nothing else."""
+    return f"^{re.escape(name)}$"
 
 
 def build_command(run: RunSpec, profile: Profile, sweep_dir: Path, python: str) -> TrainingCommand:

@@ -107,6 +107,8 @@ class TrainingJob:
                 stopped_by=outcome.stopped_by,
                 log_failure=outcome.scan.failure_reason(),
                 log_dir_found=_find_log_dir(request, outcome.scan, started) is not None,
+                finished_all_iterations=outcome.scan.iteration is not None
+                and outcome.scan.iteration + 1 >= request.command.max_iterations,
             )
             return self._finish(layout, outcome, state, reason, started)
 

@@ -74,6 +74,12 @@ SLURM_TERMINAL = {
 _SLURM_RUNNING = frozenset({"RUNNING", "COMPLETING", "CONFIGURING"})
 
 
+def awaits_rerun(state: RunState, has_job: bool) -> bool:
+    """Whether ``resubmit``/``--resume`` may start a run again: it did not complete, and no job of it is still
+    queued, running or waiting to be requeued (a pending run with a job id is waiting in the scheduler's queue)."""
+    return state is not RunState.COMPLETED and state not in IN_FLIGHT and not (state is RunState.PENDING and has_job)
+
+
 def parse_state(value: object) -> RunState:
     """The state a record or manifest holds; a missing or unknown word is ``pending`` (nothing recorded yet)."""
     try:

@@ -89,7 +89,7 @@ class Collection:
 def read_run(source: RunSource) -> RunData:
     """Read one run: TensorBoard events first (all attempts' dirs, later attempts win), gaps filled from the console
     log, else the text fallbacks; then its state (see the module docstring)."""
-    data = RunData(source=source)
+    data = RunData(source=source, warnings=list(source.warnings))  # what discovery noticed comes first
     files = [path for log_dir in source.log_dirs for path in iter_event_files(log_dir)]
     if files:
         result = read_event_files(files)
@@ -220,7 +220,7 @@ def _infer_status(data: RunData) -> None:
         source.status = RunState.COMPLETED
         return
     files = [p for d in source.log_dirs for p in d.iterdir()] + list(source.console_logs)
-    newest = max((p.stat().st_mtime for p in files), default=0.0)
+    newest = max((_mtime(p) for p in files), default=0.0)
     if time.time() - newest < _RECENT_S:
         source.status = RunState.RUNNING
 
@@ -228,6 +228,14 @@ def _infer_status(data: RunData) -> None:
 def _last_failure(log: Path) -> str | None:
     """The failure the last attempt of a console log shows (a traceback, CUDA out of memory), if any."""
     return scan_log(log, last_attempt=True).failure_reason()
+
+
+def _mtime(path: Path) -> float:
+    """When ``path`` last changed; 0 for an entry that cannot be stat-ed (a dangling symlink, a file just removed)."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _reached_planned_end(data: RunData) -> bool:

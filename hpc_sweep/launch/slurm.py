@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 DEFAULT_MAX_ARRAY_SIZE = 1001
+#: Requeues on time limit or preemption before a run is failed with that reason (``--max_requeues``).
+DEFAULT_MAX_REQUEUES = 3
 _MEM = re.compile(r"[0-9]+[GM]B")
 
 
@@ -124,7 +126,7 @@ def submit_arrays(
     folder: str,
     params: dict[str, Any],
     python: str,
-    max_requeues: int = 3,
+    max_requeues: int = DEFAULT_MAX_REQUEUES,
     runs_per_job: int = 1,
 ) -> list[str]:
     """Submit every request as Slurm array tasks (one ``sbatch`` per chunk); return each run's job id in order.
@@ -171,7 +173,9 @@ class SlurmLauncher:
     name = "slurm"
     runs_here = False
 
-    def __init__(self, parameters: dict[str, Any], python: str, max_requeues: int = 3, runs_per_job: int = 1) -> None:
+    def __init__(
+        self, parameters: dict[str, Any], python: str, max_requeues: int = DEFAULT_MAX_REQUEUES, runs_per_job: int = 1
+    ) -> None:
         self.parameters = parameters
         self.python = python
         self.max_requeues = max_requeues
@@ -182,7 +186,7 @@ class SlurmLauncher:
         return cls(
             settings["slurm_parameters"],
             settings["slurm_python"],
-            int(settings.get("max_requeues", 3)),
+            int(settings.get("max_requeues", DEFAULT_MAX_REQUEUES)),
             int(settings.get("runs_per_job", 1)),
         )
 

@@ -74,8 +74,10 @@ class LogLayout:
         if not root.is_dir():
             return []
         found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(scan.exact_name)]
-        named = [p for p in found if p.name.endswith(run.run_name)]
-        return named or found
+        # Isaac Lab names the dir "<exact name>_<run name>" (or "<exact name>" without a run name); another run that
+        # started in the same second (another seed, another sweep sharing the checkout) has a dir with this prefix.
+        exact = [p for p in found if p.name in (f"{scan.exact_name}_{run.run_name}", scan.exact_name)]
+        return exact or (found if len(found) == 1 else [])
 
     def _named(self, run: RunIdentity) -> list[Path]:
         raise NotImplementedError

@@ -36,8 +36,6 @@ def collect_sweep(path: Path, output_dir: Path | None, console: Console | None =
     if output_dir is not None and Path(output_dir).exists() and not Path(output_dir).is_dir():
         raise UsageError(f"--output_dir {output_dir} is a file, not a directory; give a directory for the results")
     collection = collect(path, console=console, states=run_states(path))
-    found = [warning for run in collection.runs for warning in run.source.warnings]  # what discovery noticed
-    collection.warnings[:0] = [warning for warning in found if warning not in collection.warnings]
     out = Path(output_dir) if output_dir else path
     out.mkdir(parents=True, exist_ok=True)
     for warning in collection.warnings:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hpc_sweep.errors import HpcSweepError, UsageError
+from hpc_sweep.errors import UsageError
 from hpc_sweep.launch.base import launcher_for
 from hpc_sweep.manifest import load_sweep
 from hpc_sweep.plan import requests_from_manifest
 from hpc_sweep.report.console import make_console
-from hpc_sweep.runstate import ENDED_BADLY, IN_FLIGHT, RunState, parse_state
+from hpc_sweep.runstate import ENDED_BADLY, RunState, awaits_rerun, parse_state
 from hpc_sweep.verbs.submit import live_display, run_requests
 
 
@@ -44,7 +44,7 @@ def resubmit(
             if run_ids:
                 console.print(f"run {run_id} completed: left as it is")
             continue
-        if state in IN_FLIGHT or (state is RunState.PENDING and run.get("job_id")):
+        if not awaits_rerun(state, bool(run.get("job_id"))):
             console.print(f"run {run_id} is {state}: left to its job")
             continue
         if failed_only and state not in ENDED_BADLY:
@@ -53,12 +53,6 @@ def resubmit(
     if not chosen:
         console.print("nothing to resubmit")
         return True
-    try:
-        requests = requests_from_manifest(sweep.manifest, sweep.layout.root, set(chosen))
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise HpcSweepError(
-            f"{sweep.layout.manifest} is broken: the planned command of a chosen run is incomplete ({error!r}); "
-            "restore it from a backup or from a copy of the sweep dir"
-        ) from None
+    requests = requests_from_manifest(sweep.manifest, sweep.layout.root, set(chosen))
     console.print(f"resubmitting {len(chosen)} run(s) of {sweep_dir} ({launcher.name}): {' '.join(chosen)}")
     return run_requests(launcher, sweep, requests, False, console)

@@ -2,19 +2,14 @@
 
 Everything the user gave is checked before anything is created: the spec and profile (by their own modules), the
 Slurm resources, and ``--output_dir`` itself (not a file, not below a file, writable, one line, and for Slurm free of
-``%``). ``--resume`` reruns the plan recorded in the sweep dir, unchanged: flags that would change it are refused
-with the differences listed (see :func:`resume_differences`), and its dry run shows exactly the runs a real resume
-would start.
+``%``). ``--resume`` is :mod:`hpc_sweep.verbs.resume`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import shlex
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,46 +17,27 @@ from rich.console import Console
 
 from hpc_sweep.command import JobRequest
 from hpc_sweep.errors import UsageError
-from hpc_sweep.launch.base import Launcher, launcher_for, make_launcher
-from hpc_sweep.launch.slurm import slurm_parameters
+from hpc_sweep.launch.base import Launcher, make_launcher
+from hpc_sweep.launch.slurm import DEFAULT_MAX_REQUEUES, slurm_parameters
 from hpc_sweep.layout import SweepLayout
 from hpc_sweep.manifest import Sweep, load_sweep, write_new_manifest
-from hpc_sweep.names import check_one_line, first_control, shown
-from hpc_sweep.plan import make_plan, requests_from_manifest
+from hpc_sweep.names import check_one_line, shown
+from hpc_sweep.plan import make_plan
 from hpc_sweep.profiles import Profile, default_profile_name, load_profile
 from hpc_sweep.report.console import make_console
 from hpc_sweep.report.live import LiveDisplay
 from hpc_sweep.report.plan import print_plan
-from hpc_sweep.resources import BY_NAME, node_python
-from hpc_sweep.runstate import IN_FLIGHT, RunState, parse_state
+from hpc_sweep.resources import node_python
 from hpc_sweep.spec import SweepSpec
-
-#: The spec field -> the flag that sets it (for messages about a resumed sweep).
-SPEC_FLAGS = {
-    "task": "--task",
-    "seeds": "--seeds",
-    "max_iterations": "--max_iterations",
-    "num_envs": "--num_envs",
-    "common_folder": "--common_folder",
-    "headless": "--headless/--no-headless",
-    "world": "--world",
-    "additional_args": "--additional_args",
-    "grid": "--grid",
-    "gpus_per_run": "--gpus_per_run",
-    "runs_per_gpu": "--runs_per_gpu",
-}
-#: The common folder the command line makes up when none is given (``multi_run_<timestamp>``).
-_STAMPED_COMMON_FOLDER = re.compile(r"multi_run_\d{8}_\d{6}")
-_DEFAULT_MAX_REQUEUES = 3
 
 
 @dataclass(frozen=True)
 class SubmitOptions:
     """How and where to run a sweep (everything that is not the training spec itself).
 
-    ``given`` names the spec fields the user set on the command line (the keys of :data:`SPEC_FLAGS`); ``--resume``
-    compares only those with the recorded spec. None: every field that differs from :class:`SweepSpec`'s default,
-    except a made-up ``multi_run_<timestamp>`` common folder.
+    ``given`` names the spec fields the user typed on the command line (the keys of
+    :data:`hpc_sweep.verbs.resume.SPEC_FLAGS`); ``--resume`` compares only those with the recorded spec. None: every
+    field that differs from :class:`SweepSpec`'s default, except a made-up ``multi_run_<timestamp>`` common folder.
     """
 
     executor: str
@@ -76,7 +52,7 @@ class SubmitOptions:
     resources: dict[str, Any] = field(default_factory=dict)
     slurm_python: str | None = None
     wait: bool = False
-    max_requeues: int = _DEFAULT_MAX_REQUEUES
+    max_requeues: int = DEFAULT_MAX_REQUEUES
     given: frozenset[str] | None = None
 
 
@@ -85,6 +61,8 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
     console = console or make_console()
     layout = SweepLayout(check_output_dir(options.sweep_dir, options.executor))
     if options.resume:
+        from hpc_sweep.verbs.resume import resume
+
         return resume(spec, options, layout, console)
     if layout.manifest.exists():
         raise UsageError(
@@ -152,136 +130,6 @@ def _launcher(spec: SweepSpec, profile: Profile, options: SubmitOptions) -> tupl
         "runs_per_job": spec.runs_per_gpu,
     }
     return make_launcher("slurm", settings), python
-
-
-def resume(spec: SweepSpec, options: SubmitOptions, layout: SweepLayout, console: Console) -> bool:
-    """``--resume``: run again the recorded runs that did not complete, with the recorded commands and launcher.
-
-    Flags that differ from the record are refused (see :func:`resume_differences`); the dry run lists exactly the
-    runs this would start (what :func:`resumable_runs` picks) and the launcher's script for them.
-    """
-    if not layout.manifest.exists():
-        raise UsageError(f"--resume: {layout.root} holds no sweep to resume; drop --resume to start a new sweep")
-    spec.validate()
-    sweep = load_sweep(layout.root)
-    differences = resume_differences(sweep.manifest, spec, options)
-    if differences:
-        raise UsageError(
-            f"--resume reruns the sweep recorded in {layout.root} unchanged, but {'; '.join(differences)}: drop "
-            "these flags (or repeat the recorded values), or start a new sweep with another --output_dir"
-        )
-    launcher = launcher_for(sweep, live_display, max_parallel=options.max_parallel)
-    launcher.refresh(sweep)
-    chosen = resumable_runs(sweep.runs)
-    requests = requests_from_manifest(sweep.manifest, layout.root, set(chosen))
-    verb = "would run" if options.dry_run else "will run"
-    console.print(
-        f"{'dry run of ' if options.dry_run else ''}--resume: {len(chosen)} of {len(sweep.runs)} runs of "
-        f"{layout.root} {verb} again (executor {launcher.name}, the recorded commands, each resuming from its "
-        f"latest checkpoint if it has one){'; nothing is created' if options.dry_run else ''}",
-        highlight=False,
-    )
-    if options.dry_run:
-        by_id = {run["run_id"]: run for run in sweep.runs}
-        for request in requests:
-            run = by_id[request.run_id]
-            line = f"[{run['run_id']}] seed {run.get('seed')} group {run.get('group')}  (cwd {request.workdir})"
-            console.print(line, highlight=False, markup=False)
-            console.print(f"    {shlex.join(request.argv)}", highlight=False, soft_wrap=True, markup=False)
-        if requests:
-            launcher.describe(layout.root, requests, console)
-        return True
-    if not requests:
-        return True
-    return run_requests(launcher, sweep, requests, options.wait, console)
-
-
-def resumable_runs(runs: list[dict[str, Any]]) -> list[str]:
-    """The run ids ``--resume`` starts again: every run that did not complete and is not queued or running."""
-    chosen = []
-    for run in runs:
-        state = parse_state(run.get("state"))
-        if state is RunState.COMPLETED or state in IN_FLIGHT or (state is RunState.PENDING and run.get("job_id")):
-            continue
-        chosen.append(run["run_id"])
-    return chosen
-
-
-def resume_differences(manifest: dict[str, Any], spec: SweepSpec, options: SubmitOptions) -> list[str]:
-    """What the flags of a ``--resume`` would change in the recorded sweep, one phrase each (empty: nothing).
-
-    Compared: the spec fields the user gave (``options.given``, see :class:`SubmitOptions`), the executor, and
-    whichever of ``--profile``, ``--launcher``, ``--train_script``, ``--workdir``, the Slurm resources,
-    ``--slurm_python`` and ``--max_requeues`` (when not its default) were given.
-    """
-    recorded_spec = _table(manifest.get("spec"))
-    recorded_options = _table(manifest.get("options"))
-    new_spec = json.loads(json.dumps(spec.to_dict()))
-    changes: list[tuple[str, Any, Any]] = []
-    for name in _given_fields(spec, options):
-        if new_spec[name] != recorded_spec.get(name):
-            changes.append((SPEC_FLAGS.get(name, f"--{name}"), new_spec[name], recorded_spec.get(name)))
-    if options.executor != manifest.get("executor"):
-        changes.append(("--executor", options.executor, manifest.get("executor")))
-    if options.profile is not None:
-        source = Path(load_profile(options.profile).source).resolve()
-        recorded_source = _table(manifest.get("profile")).get("source")
-        if recorded_source is None or source != Path(str(recorded_source)).resolve():
-            changes.append(("--profile", options.profile, recorded_source))
-    for name in ("launcher", "train_script", "workdir"):
-        value = getattr(options, name)
-        if value is not None and value != recorded_options.get(f"{name}_override"):
-            changes.append((f"--{name}", value, recorded_options.get(f"{name}_override")))
-    recorded_slurm = _table(recorded_options.get("slurm_parameters"))
-    for name, value in options.resources.items():
-        resource = BY_NAME[name]
-        if value is None or resource.submitit is None:
-            continue
-        new = slurm_parameters({name: value}).get(resource.submitit)
-        if new != recorded_slurm.get(resource.submitit):
-            changes.append((resource.option, value, recorded_slurm.get(resource.submitit)))
-    if options.slurm_python is not None:
-        python = node_python(options.slurm_python)
-        if python != recorded_options.get("slurm_python"):
-            changes.append(("--slurm_python", python, recorded_options.get("slurm_python")))
-    recorded_requeues = recorded_options.get("max_requeues", _DEFAULT_MAX_REQUEUES)
-    if options.max_requeues not in (_DEFAULT_MAX_REQUEUES, recorded_requeues):
-        changes.append(("--max_requeues", options.max_requeues, recorded_requeues))
-    return [f"{flag} is {_show(new)} (recorded: {_show(old)})" for flag, new, old in changes]
-
-
-def _table(value: Any) -> dict[str, Any]:
-    """A manifest's table, or an empty one where a broken manifest holds something else (it differs from any flag)."""
-    return value if isinstance(value, dict) else {}
-
-
-def _given_fields(spec: SweepSpec, options: SubmitOptions) -> list[str]:
-    if options.given is not None:
-        return [name for name in SPEC_FLAGS if name in options.given]
-    default = SweepSpec()
-    given = [f.name for f in fields(SweepSpec) if getattr(spec, f.name) != getattr(default, f.name)]
-    if _STAMPED_COMMON_FOLDER.fullmatch(spec.common_folder):
-        given.remove("common_folder")
-    return given
-
-
-def _show(value: Any) -> str:
-    """A recorded or given value on one line: words shell-quoted, control characters escaped, long lists cut."""
-    if value is None:
-        return "not set"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, dict):
-        items = [f"{key}={','.join(map(str, v)) if isinstance(v, list) else v}" for key, v in value.items()]
-        return " ".join(_word(item) for item in items) or "none"
-    if isinstance(value, list):
-        words = [_word(str(item)) for item in value[:12]]
-        return " ".join(words) + (" ..." if len(value) > 12 else "") if words else "none"
-    return _word(str(value))
-
-
-def _word(text: str) -> str:
-    return shown(text) if first_control(text) is not None else shlex.quote(text)
 
 
 def run_requests(launcher: Launcher, sweep: Sweep, requests: list[JobRequest], wait: bool, console: Console) -> bool:

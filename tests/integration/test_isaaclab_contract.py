@@ -159,7 +159,7 @@ def test_resubmit_completes_every_run_as_a_second_attempt_with_isaaclab_resume_f
 
 @pytest.mark.parametrize(
     "seed",
-    [pytest.param(1, marks=pytest.mark.xfail(strict=True, reason="resume flags not anchored yet")), 10, 11],
+    [1, 10, 11],
 )
 def test_each_seed_resumes_from_its_own_checkpoint_and_continues_its_own_curve(isaaclab: Resumed, seed: int) -> None:
     record = _records(isaaclab.sweep)[seed]

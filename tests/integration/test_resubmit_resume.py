@@ -31,7 +31,8 @@ def test_sigkilled_run_is_failed_then_resubmit_resumes_it_and_leaves_others_unto
     sweep = tmp_path / "sweep"
     argv = [sys.executable, "-m", "hpc_sweep.cli", "submit", "--task", "Demo-PointMass-v0", "--seeds", "1", "2"]
     argv += ["--max_iterations", "60", "--num_envs", "64", "--executor", "local", "--max_parallel", "2"]
-    argv += ["--output_dir", str(sweep), "--additional_args", "agent.save_interval=5"]
+    group = f"victim{os.getpid()}"  # a name no other test's training carries: only this sweep's seed 2 is killed
+    argv += ["--output_dir", str(sweep), "--common_folder", group, "--additional_args", "agent.save_interval=5"]
     env = {**os.environ, "GIT_PYTHON_REFRESH": "quiet", "CUDA_VISIBLE_DEVICES": ""}
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     victim_log = sweep / "runs" / "0001" / "train.log"
@@ -40,7 +41,7 @@ def test_sigkilled_run_is_failed_then_resubmit_resumes_it_and_leaves_others_unto
         if victim_log.exists() and "Learning iteration 20/60" in victim_log.read_text(errors="replace"):
             break
         time.sleep(0.2)
-    pids = subprocess.run(["pgrep", "-f", "hpc_sweep.demo.train.*seed2"], capture_output=True, text=True).stdout
+    pids = subprocess.run(["pgrep", "-f", f"hpc_sweep.demo.train.*{group}_seed2"], capture_output=True, text=True).stdout
     assert pids.split(), "the seed-2 training process was not found"
     for pid in pids.split():
         os.kill(int(pid), signal.SIGKILL)

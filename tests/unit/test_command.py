@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -119,7 +120,9 @@ def test_a_resumed_attempt_trains_only_the_remaining_iterations_with_isaac_labs_
     checkpoint = (Path("/logs/rsl_rl/exp/2026-01-01_00-00-00_study_seed7/model_40.pt"), 40)
     argv = command.resume_argv(checkpoint)
     assert argv[argv.index("--max_iterations") + 1] == "60"
-    assert argv[-5:] == ("--resume", "--load_run", "2026-01-01_00-00-00_study_seed7", "--checkpoint", "model_40.pt")
+    load_run, file = argv[-3], argv[-1]
+    assert (argv[-5], argv[-4], argv[-2]) == ("--resume", "--load_run", "--checkpoint")
+    assert re.match(load_run, "2026-01-01_00-00-00_study_seed7") and re.match(file, "model_40.pt")
     assert argv[: argv.index("--max_iterations")] == command.argv[: command.argv.index("--max_iterations")]
     assert "--video" in argv and command.argv[command.argv.index("--max_iterations") + 1] == "100"
 
@@ -160,3 +163,14 @@ def test_ballu_grid_points_get_their_own_common_folder(monkeypatch: pytest.Monke
     runs = expand_runs(SweepSpec(task="Isc-BALLU", common_folder="study", seeds=(7,), grid=parse_grid(["env.k=1,2"])))
     folders = [build_command(run, load_profile("ballu"), SWEEP, "py").argv for run in runs]
     assert [argv[argv.index("--common_folder") + 1] for argv in folders] == ["study_k-1", "study_k-2"]
+
+
+def test_isaac_lab_resume_patterns_select_only_the_runs_own_dir_and_file() -> None:
+    """Isaac Lab applies --load_run/--checkpoint with re.match, taking the last match: seed 1 must not match seed 10."""
+    command = build_command(one_run(seeds=(1,)), load_profile("demo"), SWEEP, "/py")
+    argv = command.resume_argv((Path("/l/2026-01-01_00-00-00_study_seed1.x/model_4.pt"), 4))
+    load_run, file = argv[argv.index("--load_run") + 1], argv[argv.index("--checkpoint") + 1]
+    assert re.match(load_run, "2026-01-01_00-00-00_study_seed1.x")
+    for other in ("2026-01-01_00-00-00_study_seed10.x", "2026-01-01_00-00-00_study_seed1-x", "x2026-01-01"):
+        assert not re.match(load_run, other)
+    assert re.match(file, "model_4.pt") and not re.match(file, "model_4.pt.bak") and not re.match(file, "model_4Xpt")
