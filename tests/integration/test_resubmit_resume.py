@@ -41,7 +41,8 @@ def test_sigkilled_run_is_failed_then_resubmit_resumes_it_and_leaves_others_unto
         if victim_log.exists() and "Learning iteration 20/60" in victim_log.read_text(errors="replace"):
             break
         time.sleep(0.2)
-    pids = subprocess.run(["pgrep", "-f", f"hpc_sweep.demo.train.*{group}_seed2"], capture_output=True, text=True).stdout
+    victim = f"hpc_sweep.demo.train.*{group}_seed2"
+    pids = subprocess.run(["pgrep", "-f", victim], capture_output=True, text=True).stdout
     assert pids.split(), "the seed-2 training process was not found"
     for pid in pids.split():
         os.kill(int(pid), signal.SIGKILL)
