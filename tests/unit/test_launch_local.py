@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from submitit.local import local
@@ -15,7 +15,7 @@ from hpc_sweep.launch.local import _SessionExecutor
 class _Recorder:
     """Stands in for ``subprocess.Popen``: records how a controller would be started, starts nothing."""
 
-    calls: list[tuple[Any, dict[str, Any]]] = []
+    calls: ClassVar[list[tuple[Any, dict[str, Any]]]] = []
     pid = 4242
 
     def __init__(self, args: Any, **kwargs: Any) -> None:
