@@ -30,18 +30,36 @@ from hpc_sweep.report.console import make_console
 from hpc_sweep.resources import SLURM_RESOURCES
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
+_EXAMPLES = """examples:
+  # 3 seeds of the built-in demo task on this machine, collected into tables and a figure
+  hpc-sweep submit --task Demo-PointMass-v0 --seeds 1 2 3 --max_iterations 100 --executor local --output_dir sweeps/demo
+
+  # Isaac Lab on Slurm: 5 seeds x 2 learning rates, one GPU job per run, 8 hours each
+  hpc-sweep submit --task Isaac-Velocity-Rough-Anymal-C-v0 --seeds 1 2 3 4 5 --profile isaaclab \\
+      -p gpu --time 08:00:00 --mem 32G --grid agent.algorithm.learning_rate=0.001,0.0003 --output_dir sweeps/anymal_lr
+
+  # where it stands, then the results and a comparison of the two learning rates
+  hpc-sweep status sweeps/anymal_lr && hpc-sweep collect sweeps/anymal_lr
+  hpc-sweep compare sweeps/anymal_lr --by agent.algorithm.learning_rate
+
+every verb has its own --help (hpc-sweep submit --help)."""
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad input on one line (no usage block) and exits 2."""
+    """argparse that reports bad input on one line (no usage block) and exits 2, and takes no abbreviations (``--mem``
+    must not silently mean ``--mem_gb``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _add(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> None:
-    """Add ``--name_with_underscores`` and its dashed spelling as one option."""
-    flags = [f"--{name}"]
+def _add(parser: argparse.ArgumentParser, name: str, *aliases: str, **kwargs: Any) -> None:
+    """Add ``--name_with_underscores``, its dashed spelling and any ``aliases`` (``-p``) as one option."""
+    flags = [*aliases, f"--{name}"]
     if "_" in name:
         flags.append(f"--{name.replace('_', '-')}")
     parser.add_argument(*flags, dest=name, **kwargs)
@@ -73,7 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     from hpc_sweep.launch.slurm import DEFAULT_MAX_REQUEUES
     from hpc_sweep.spec import DEFAULT_MAX_ITERATIONS, DEFAULT_NUM_ENVS, DEFAULT_SEEDS, DEFAULT_TASK
 
-    parser = _Parser(prog="hpc-sweep", description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog="hpc-sweep",
+        description="Multi-seed and hyperparameter sweeps of Isaac Lab / RSL-RL training on Slurm, a workstation or "
+        "in the foreground, and results you can trust.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"hpc_sweep {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
 
@@ -127,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         elif resource.kind is dict:
             _add(slurm, flag, action="append", default=[], metavar="KEY=VALUE", help=resource.help)
         else:
-            _add(slurm, flag, type=resource.kind, help=resource.help)
+            _add(slurm, flag, *([resource.short] if resource.short else []), type=resource.kind, help=resource.help)
     _add(slurm, "wait", action="store_true", help="block with a progress display, then collect")
     _add(
         slurm,

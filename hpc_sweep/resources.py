@@ -36,9 +36,11 @@ class SlurmResource:
     name: str  # our name: the profile's [slurm] key
     kind: type  # the value's type in a profile and on the command line
     help: str
-    submitit: str | None  # submitit SlurmExecutor parameter; None when it is not one (the node's Python)
+    submitit: str | None  # submitit SlurmExecutor parameter (``additional_parameters.<key>`` for an sbatch option
+    # submitit has no parameter for); None when it is not one (the node's Python)
     sbatch: str  # what the user would write to sbatch
     flag: str | None = None  # the command-line flag when it is not --<name>
+    short: str | None = None  # a one-letter alias as sbatch spells it (``-p``)
     pattern: str | None = None  # text values: the whole value matches this (Slurm's rule for such a name)
     expected: str = ""  # text values: what a valid value looks like, for the error message
     low: int | None = None  # counts: the smallest and the largest accepted
@@ -53,7 +55,7 @@ class SlurmResource:
 SLURM_RESOURCES: tuple[SlurmResource, ...] = (
     SlurmResource(
         "partition", str, "partition", "partition", "--partition", pattern=f"{_NAME}(,{_NAME})*",
-        expected="a partition name of letters, digits, '.', '_' or '-' (several separated by commas)",
+        expected="a partition name of letters, digits, '.', '_' or '-' (several separated by commas)", short="-p",
     ),
     SlurmResource(
         "account", str, "account to charge", "account", "--account", pattern=_NAME,
@@ -66,7 +68,34 @@ SLURM_RESOURCES: tuple[SlurmResource, ...] = (
     SlurmResource("time", str, "time limit per run: MM, HH:MM:SS or D-HH:MM:SS", "time", "--time"),
     SlurmResource("gpus_per_node", int, "GPUs per job", "gpus_per_node", "--gpus-per-node", low=0, high=256),
     SlurmResource("cpus_per_task", int, "CPUs per job", "cpus_per_task", "--cpus-per-task", low=1, high=10_000),
-    SlurmResource("mem_gb", float, "memory per job in GB", "mem", "--mem"),
+    SlurmResource("mem_gb", float, "memory per job in GB", "mem", "--mem=<GB>G"),
+    SlurmResource("mem", str, "memory per job as sbatch writes it: 32G, 16000M (a bare number is MB)", "mem", "--mem"),
+    SlurmResource(
+        "gres", str, "generic resources, e.g. gpu:a100:1", "gres", "--gres", pattern=r"[A-Za-z0-9_.:,()=-]+",
+        expected="a GRES list such as gpu:a100:2 or gpu:1,shard:2",
+    ),
+    SlurmResource(
+        "nodelist", str, "nodes to run on (--nodelist)", "nodelist", "--nodelist", pattern=r"[A-Za-z0-9_.,\[\]-]+",
+        expected="node names or a hostlist such as node[01-04],gpu7",
+    ),
+    SlurmResource(
+        "reservation", str, "reservation to run in", "additional_parameters.reservation", "--reservation", pattern=f"{_NAME}(,{_NAME})*",
+        expected="a reservation name of letters, digits, '.', '_' or '-'",
+    ),
+    SlurmResource(
+        "mail_type", str, "when Slurm mails you: BEGIN, END, FAIL, ALL, ... (comma-separated)", "mail_type",
+        "--mail-type", pattern=r"(?:NONE|BEGIN|END|FAIL|REQUEUE|ALL|INVALID_DEPEND|STAGE_OUT|TIME_LIMIT(?:_\d{2})?|"
+        r"ARRAY_TASKS)(?:,(?:NONE|BEGIN|END|FAIL|REQUEUE|ALL|INVALID_DEPEND|STAGE_OUT|TIME_LIMIT(?:_\d{2})?|"
+        r"ARRAY_TASKS))*", expected="Slurm mail types such as END,FAIL (upper case, comma-separated)",
+    ),
+    SlurmResource(
+        "mail_user", str, "who Slurm mails", "mail_user", "--mail-user", pattern=r"[A-Za-z0-9_.+%-]+(@[A-Za-z0-9.-]+)?",
+        expected="a user name or an e-mail address",
+    ),
+    SlurmResource(
+        "job_name", str, "the jobs' name in squeue (default: the common folder)", "job_name", "--job-name",
+        pattern=r"[A-Za-z0-9_.+=:-]{1,200}", expected="a name of letters, digits and . _ + = : -",
+    ),
     SlurmResource(
         "constraint", str, "node features (--constraint)", "constraint", "--constraint",
         pattern=f"[{_FEATURE_CHARS}]+",
@@ -109,7 +138,6 @@ OWNED_SBATCH: dict[str, str] = {
     "output": _LOGS,
     "error": _LOGS,
     "open-mode": _LOGS,
-    "job-name": "hpc-sweep names its jobs (hpc_sweep) so that cancel and status find them",
     "requeue": "requeues are hpc-sweep's: use --max_requeues",
     "no-requeue": "requeues are hpc-sweep's: use --max_requeues 0",
     "signal": "the warning signal before the time limit is set from --time",
@@ -169,6 +197,23 @@ def mem_string(value: Any, where: str = "--mem_gb") -> str:
     megabytes = value * 1024
     nearest = round(megabytes)
     return f"{nearest if abs(megabytes - nearest) < 1e-6 else math.ceil(megabytes)}MB"
+
+
+_MEM = re.compile(r"(\d+(?:\.\d+)?)([KMGT]?)B?", re.IGNORECASE)
+_MEM_UNIT_MB = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}
+
+
+def mem_text(value: Any, where: str = "--mem") -> str:
+    """sbatch's ``--mem`` as sbatch spells it (``32G``, ``16000M``, ``1T``, ``500`` = MB), checked and rounded up to
+    whole MB (never ``0``, which Slurm reads as all of a node's memory)."""
+    text = check_one_line(where, value if isinstance(value, str) else str(value)).strip()
+    match = _MEM.fullmatch(text)
+    if isinstance(value, bool) or match is None:
+        raise UsageError(f"{where} {shown(value)} is not a memory size; write it as sbatch does, e.g. 32G or 16000M")
+    megabytes = math.ceil(float(match.group(1)) * _MEM_UNIT_MB[match.group(2).upper()])
+    if megabytes <= 0 or megabytes > MAX_MEM_GB * 1024:
+        raise UsageError(f"{where} {shown(value)}: give a memory per job above 0 and at most {MAX_MEM_GB}G")
+    return f"{megabytes // 1024}GB" if megabytes % 1024 == 0 else f"{megabytes}MB"
 
 
 def node_python(value: Any, where: str = "--slurm_python") -> str:
@@ -236,6 +281,8 @@ def resource_value(name: str, value: Any, where: str | None = None) -> Any:
         return parse_time_minutes(value, where)
     if name == "mem_gb":
         return mem_string(value, where)
+    if name == "mem":
+        return mem_text(value, where)
     if name == "python":
         return node_python(value, where)
     if name == "setup":
@@ -248,6 +295,8 @@ def resource_value(name: str, value: Any, where: str | None = None) -> Any:
             raise UsageError(f"{where} {shown(value)}: give a {sign} whole number, at most {resource.high}")
         return value
     text = check_one_line(where, value)
+    if name == "mail_type":  # sbatch reads mail types case-insensitively
+        text = text.upper()
     if resource.pattern and not re.fullmatch(resource.pattern, text):
         raise UsageError(f"{where} {shown(text)} is not {resource.expected}")
     return text

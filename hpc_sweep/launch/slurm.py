@@ -50,8 +50,16 @@ def slurm_parameters(resources: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         translated = resource_value(key, value)
-        if BY_NAME[key].submitit is not None:
-            params[BY_NAME[key].submitit] = translated
+        target = BY_NAME[key].submitit
+        if target is None:
+            continue
+        if target in params:
+            other = next(r.option for r in BY_NAME.values() if r.submitit == target and r.name != key)
+            raise UsageError(f"{BY_NAME[key].option} and {other} set the same thing ({target}); give only one")
+        params[target] = translated
+    extra = {k.partition(".")[2]: params.pop(k) for k in list(params) if k.startswith("additional_parameters.")}
+    if extra:  # sbatch options submitit has no parameter for, written as --KEY=VALUE (with --sbatch's options)
+        params["additional_parameters"] = {**params.get("additional_parameters", {}), **extra}
     if params.get("gpus_per_node") == 0:
         del params["gpus_per_node"]
     return params
@@ -81,6 +89,11 @@ def check_script_inputs(folder: str, params: dict[str, Any], python: str) -> Non
         elif key == "mem":
             if not isinstance(value, str) or not _MEM.fullmatch(value) or int(value[:-2]) <= 0:
                 raise UsageError(f"--mem_gb: the recorded memory {shown(value)} is not a positive amount")
+        elif key == "additional_parameters" and isinstance(value, dict):
+            ours = {k: v for k, v in value.items() if f"additional_parameters.{k}" in by_submitit}  # --reservation
+            for name, option in ours.items():
+                resource_value(by_submitit[f"additional_parameters.{name}"], option)
+            resource_value("additional_parameters", {k: v for k, v in value.items() if k not in ours})
         elif key in by_submitit:
             resource_value(by_submitit[key], value)
         else:
@@ -163,7 +176,7 @@ def sbatch_script(folder: str, params: dict[str, Any], python: str, count: int) 
     command = " ".join([shlex.quote(python), "-u -m submitit.core._submit", shlex.quote(folder)])
     delay = signal_delay_s(params.get("time"))
     return _make_sbatch_string(
-        command=command, folder=folder, job_name="hpc_sweep", signal_delay_s=delay, map_count=count, **params
+        command=command, folder=folder, signal_delay_s=delay, map_count=count, **{"job_name": "hpc_sweep", **params}
     )
 
 

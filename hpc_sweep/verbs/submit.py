@@ -114,7 +114,12 @@ def _launcher(spec: SweepSpec, profile: Profile, options: SubmitOptions) -> tupl
     run with (None: this one)."""
     if options.executor != "slurm":
         return make_launcher(options.executor, {"max_parallel": options.max_parallel}, live_display), None
-    resources = {**profile.slurm, **{k: v for k, v in options.resources.items() if v is not None}}
+    given = {k: v for k, v in options.resources.items() if v is not None}
+    resources = {**profile.slurm, **given}
+    for one, other in (("mem", "mem_gb"), ("mem_gb", "mem")):  # a memory flag replaces the profile's, either spelling
+        if one in given and other not in given:
+            resources.pop(other, None)
+    resources.setdefault("job_name", spec.common_folder)  # squeue shows the study, not the tool
     if spec.gpus_per_run > 1 and options.resources.get("gpus_per_node") is None:
         resources["gpus_per_node"] = max(int(resources.get("gpus_per_node") or 0), spec.gpus_per_run)
     if options.slurm_python is not None:

@@ -2,6 +2,9 @@
 
 ``STANDIN_TIMESTAMP``          ``%Y-%m-%d_%H-%M-%S``: the run-directory timestamp instead of ``datetime.now()``, to put
                                runs that a cluster would start in the same second into the same second here.
+``STANDIN_TIMESTAMP_FRESH_ONLY``  when set, ``STANDIN_TIMESTAMP`` applies to fresh runs only; a run started with
+                               ``--resume`` gets the real clock's timestamp (a Slurm requeue keeps the job's
+                               environment, and Isaac Lab gives each resumed attempt a new, later directory).
 ``STANDIN_FAIL_AT_ITERATION``  ``k``: the runner raises at the start of iteration ``k`` (after the checkpoints of the
                                earlier iterations are on disk), on the FIRST attempt of each run only: a marker file
                                under ``$PWD/.standin_state/failed/`` remembers that the run already failed once.
@@ -19,9 +22,12 @@ from pathlib import Path
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}")
 
 
-def run_timestamp() -> str:
-    """The run directory's timestamp: ``STANDIN_TIMESTAMP`` when set, else now (Isaac Lab's format)."""
+def run_timestamp(resuming: bool = False) -> str:
+    """The run directory's timestamp: ``STANDIN_TIMESTAMP`` when set (for fresh runs only, with
+    ``STANDIN_TIMESTAMP_FRESH_ONLY``), else now (Isaac Lab's format)."""
     fixed = os.environ.get("STANDIN_TIMESTAMP", "").strip()
+    if resuming and os.environ.get("STANDIN_TIMESTAMP_FRESH_ONLY"):
+        fixed = ""
     if not fixed:
         return datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     if not _TIMESTAMP.fullmatch(fixed):

@@ -94,7 +94,7 @@ def main(env_cfg: dict, agent_cfg: dict) -> None:
 
     log_root_path = os.path.abspath(os.path.join("logs", "rsl_rl", agent_cfg["experiment_name"]))
     print(f"[INFO] Logging experiment in directory: {log_root_path}", flush=True)
-    log_dir = standin_knobs.run_timestamp()
+    log_dir = standin_knobs.run_timestamp(resuming=bool(agent_cfg["resume"]))
     print(f"Exact experiment name requested from command line: {log_dir}", flush=True)
     if agent_cfg["run_name"]:
         log_dir += f"_{agent_cfg['run_name']}"
