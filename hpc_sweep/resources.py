@@ -79,8 +79,8 @@ SLURM_RESOURCES: tuple[SlurmResource, ...] = (
         expected="node names or a hostlist such as node[01-04],gpu7",
     ),
     SlurmResource(
-        "reservation", str, "reservation to run in", "additional_parameters.reservation", "--reservation", pattern=f"{_NAME}(,{_NAME})*",
-        expected="a reservation name of letters, digits, '.', '_' or '-'",
+        "reservation", str, "reservation to run in", "additional_parameters.reservation", "--reservation",
+        pattern=f"{_NAME}(,{_NAME})*", expected="a reservation name of letters, digits, '.', '_' or '-'",
     ),
     SlurmResource(
         "mail_type", str, "when Slurm mails you: BEGIN, END, FAIL, ALL, ... (comma-separated)", "mail_type",
