@@ -1,5 +1,10 @@
 """Cluster/training profiles: TOML files in ``slurm_templates/`` that say how a run's command is launched.
 
+The shipped profiles are package data (``hpc_sweep/slurm_templates/``; the repository's top-level
+``slurm_templates`` is a link to that directory, so there is one copy to edit), read through
+:mod:`importlib.resources`: a checkout, an editable install and a wheel install see the same files. Users add their
+own in ``./slurm_templates`` or in directories named by ``$HPC_SWEEP_PROFILE_PATH`` (see :func:`profile_dirs`).
+
 A profile names the launcher prefix (``python``, ``./isaaclab.sh -p``, an ``apptainer exec`` line), the training
 script, the working directory, which optional flags the script accepts, and Slurm resources. Profiles are
 validated here, at the edge, so that a typo fails before anything is created or submitted.
@@ -12,6 +17,7 @@ import re
 import shlex
 import sys
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +47,8 @@ DEFAULT_RESUME = "isaaclab"
 DEFAULT_LAYOUT = "isaaclab"
 _PLACEHOLDER = re.compile(r"(?<!\$)\{(\w+)\}")
 _DEMO_TASK_PREFIX = "Demo-"
+#: The shipped profiles' directory inside the package (package data; the repository's top-level one links here).
+SHIPPED_DIR = "slurm_templates"
 
 
 @dataclass(frozen=True)
@@ -113,15 +121,33 @@ class Profile:
 
 
 def profile_dirs() -> list[Path]:
-    """Where profiles are looked up, first match wins: $HPC_SWEEP_PROFILE_PATH, ./slurm_templates, the shipped ones."""
+    """Where profiles are looked up, first match wins: each directory of ``$HPC_SWEEP_PROFILE_PATH`` (``os.pathsep``
+    separated), then ``./slurm_templates`` in the working directory, then the profiles shipped in the package.
+
+    Directories that do not exist are left out, and one reached twice (the repository's top-level
+    ``slurm_templates`` is a link to the shipped directory) is listed once.
+    """
     dirs = [Path(p) for p in os.environ.get("HPC_SWEEP_PROFILE_PATH", "").split(os.pathsep) if p]
     dirs.append(Path.cwd() / "slurm_templates")
-    dirs.append(Path(__file__).resolve().parent.parent / "slurm_templates")
+    shipped = shipped_profile_dir()
+    if shipped is not None:
+        dirs.append(shipped)
     unique: list[Path] = []
     for directory in dirs:
         if directory.is_dir() and directory.resolve() not in {d.resolve() for d in unique}:
             unique.append(directory)
     return unique
+
+
+def shipped_profile_dir() -> Path | None:
+    """The profiles installed with the package (``hpc_sweep/slurm_templates``, package data), found through
+    :mod:`importlib.resources` so that a checkout, an editable install and a wheel install all see the same files.
+
+    None when the package is not on a filesystem (imported from a zip archive): profiles are then looked up only in
+    the other directories.
+    """
+    shipped = resources.files("hpc_sweep") / SHIPPED_DIR
+    return shipped if isinstance(shipped, Path) and shipped.is_dir() else None
 
 
 def available_profiles() -> dict[str, Path]:
@@ -154,7 +180,8 @@ def load_profile(name_or_path: str) -> Profile:
     else:
         profiles = available_profiles()
         if name_or_path not in profiles:
-            names = ", ".join(sorted(profiles)) or "none found"
+            searched = ", ".join(str(directory) for directory in profile_dirs()) or "no profile directory exists"
+            names = ", ".join(sorted(profiles)) or f"none found (searched: {searched})"
             raise UsageError(f"--profile {name_or_path!r} is unknown; available: {names} (or a path to a .toml file)")
         path = profiles[name_or_path]
     try:

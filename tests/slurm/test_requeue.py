@@ -61,7 +61,7 @@ def _submit_past_a_one_minute_limit(tmp_path: Path, name: str, seed: int, max_re
 
 
 def test_time_limit_requeues_and_resumes_until_the_run_completes(tmp_path: Path) -> None:
-    sweep, iterations = _submit_past_a_one_minute_limit(tmp_path, "timeout", seed=7, max_requeues=8)
+    sweep, iterations = _submit_past_a_one_minute_limit(tmp_path, "timeout", seed=7, max_requeues=20)
     reference, reference_sweep = _start_uninterrupted_reference(tmp_path, iterations)
     try:
         assert _wait_until(lambda: _status(sweep).returncode == 0, timeout=900, every=5), _status(sweep).stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hpc_sweep.cli import _split_passthrough, build_parser
+from hpc_sweep.cli_args import build_parser, split_passthrough
 from tests.conftest import run_cli
 
 DEMO = "Demo-PointMass-v0"
@@ -76,7 +76,7 @@ def test_seed_script_invocation_without_verb_means_submit(tmp_path: Path) -> Non
 def test_additional_args_take_dashed_values_until_the_next_known_flag() -> None:
     parser = build_parser()
     argv = ["submit", "--additional_args", "--video", "--video_interval", "1000", "--seeds", "1", "--", "--x=1"]
-    args = parser.parse_args(_split_passthrough(argv, parser))
+    args = parser.parse_args(split_passthrough(argv, parser))
     assert args.additional_args == ["--video", "--video_interval", "1000", "--x=1"]
     assert args.seeds == [1]
 

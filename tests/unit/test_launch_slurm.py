@@ -43,7 +43,7 @@ def test_generic_names_map_to_submitit_parameters() -> None:
             "exclude": "node13",
             "array_parallelism": 10,
             "setup": ["module load cuda"],
-            "additional_parameters": {"mail_type": "END"},
+            "additional_parameters": {"comment": "lr_study"},
             "python": "/opt/venv/bin/python",
         }
     )
@@ -59,7 +59,7 @@ def test_generic_names_map_to_submitit_parameters() -> None:
         "exclude": "node13",
         "array_parallelism": 10,
         "setup": ["module load cuda"],
-        "additional_parameters": {"mail_type": "END"},
+        "additional_parameters": {"comment": "lr_study"},
     }
 
 

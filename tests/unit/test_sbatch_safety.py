@@ -21,7 +21,7 @@ from tests.conftest import run_cli
 #: Pieces an attacker (or a slip of the keyboard) would use to get a command into the script.
 HOSTILE = st.sampled_from(
     ["\n", "\r", "\x00", "\t", "'", '"', "$(touch pwned.txt)", "`touch pwned.txt`", "; touch pwned.txt #", "\\",
-     " ", "#", "%", "\u2028", "\x1b[2J", "gpu", "a100", "node[01-02]", "mail-type", "END", "-", "_", "~"]
+     " ", "#", "%", "\u2028", "\x1b[2J", "gpu", "a100", "node[01-02]", "comment", "END", "-", "_", "~"]
 )  # fmt: skip
 #: Any text at all, and text a shell would find interesting but which holds no control character.
 TEXT = st.one_of(
@@ -37,7 +37,7 @@ TEXT = st.one_of(
 NUMBER = st.one_of(st.integers(-3, 5000), st.booleans(), st.floats(allow_nan=True), TEXT)
 #: sbatch options users may set, those the tool writes itself (and their abbreviations and spellings), and anything.
 SBATCH_KEY = st.one_of(
-    st.sampled_from(["mail-type", "mail_user", "comment", "gpus", "exclusive", "--reservation"]),
+    st.sampled_from(["begin", "comment", "gpus", "exclusive", "--licenses", "wckey_x"]),
     st.sampled_from(["array", "output", "error", "job-name", "open-mode", "signal", "nodes", "requeue", "chdir",
                      "partition", "time", "mem", "part", "arr", "o", "job_name", "--array"]),
     TEXT,
@@ -54,7 +54,7 @@ VALID: dict[str, Any] = {
     "cpus_per_task": 8,
     "array_parallelism": 4,
     "mem_gb": 32,
-    "additional_parameters": {"mail-type": "END"},
+    "additional_parameters": {"comment": "lr study"},
     "setup": ["module load cuda/12.4"],
     "python": "/opt/venv/bin/python",
 }
@@ -190,7 +190,7 @@ def test_running_the_script_under_bash_starts_only_srun_and_the_nodes_python(
     """bash runs the script with only the stub ``srun`` on PATH: an injected command would fail loudly (command not
     found, on stderr), leave a file, or change what srun and the stub Python were given."""
     values = {"partition": "gpu", "account": "lab", "qos": "high", "constraint": "a100", "exclude": "node1",
-              "sbatch value": "END", "sbatch key": "mail-type", "sweep dir": "sweep", "python": "venv"}  # fmt: skip
+              "sbatch value": "END", "sbatch key": "comment", "sweep dir": "sweep", "python": "venv"}  # fmt: skip
     value = values[place][:at] + injection + values[place][at:]
     if place in ("sweep dir", "python"):  # directory names: any bytes but '/' and NUL
         value = value.replace("/", "_").replace("\x00", "_")
@@ -231,14 +231,14 @@ SLURM_CASES = [
     (["--constraint", "a100\n$(id)"], "--constraint"),
     (["--exclude", "node1\nid"], "--exclude"),
     (["--partition", "gpu;id"], "not a partition name"),
-    (["--sbatch", "mail-type=END\ntouch pwned.txt"], "control character"),
+    (["--sbatch", "comment=END\ntouch pwned.txt"], "control character"),
     (["--sbatch", "mail\ntype=END"], "control character"),
     (["--sbatch", "Mail-Type=END"], "not an sbatch option name"),
     (["--sbatch", "array=0-99"], "--array_parallelism"),
     (["--sbatch", "output=~/other.out"], "--output itself"),
     (["--sbatch", "job-name=x"], "--job-name itself"),
     (["--sbatch", "partition=gpu"], "use --partition"),
-    (["--sbatch", "mem=4G"], "use --mem_gb"),
+    (["--sbatch", "mem=4G"], "use --mem"),
     (["--sbatch", "part=gpu"], "abbreviates --partition"),
     (["--sbatch", "requeue=1"], "--max_requeues"),
     (["--setup", "module load cuda\ntouch pwned.txt"], "--setup"),
