@@ -24,8 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hpc_sweep.cli_args import EXIT_USAGE, build_parser, split_passthrough, typed_flags
+from hpc_sweep.cli_args import EXIT_USAGE, build_parser, one_value_flags, split_passthrough, typed_flags
 from hpc_sweep.errors import HpcSweepError, UsageError
+from hpc_sweep.grid import is_override_token, take_overrides
 from hpc_sweep.report.console import make_console
 from hpc_sweep.resources import SLURM_RESOURCES
 
@@ -35,14 +36,17 @@ EXIT_OK, EXIT_RUN_FAILED = 0, 1
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hpc-sweep`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0].startswith("--") and args_list[0] not in ("--help", "--version"):
+    first = args_list[0] if args_list else ""
+    if (first.startswith("--") and first not in ("--help", "--version")) or is_override_token(first):
         args_list.insert(0, "submit")  # the seed script had no verbs: `hpc-sweep --task X ...` submits
     parser = build_parser()
+    overrides: list[str] = []
     if args_list and args_list[0] == "submit":
-        args_list = split_passthrough(args_list, parser)
+        # Hydra overrides as plain trailing words, as Isaac Lab's train.py takes them (key=value, key=a,b)
+        args_list, overrides = take_overrides(split_passthrough(args_list, parser), one_value_flags(parser))
     args = parser.parse_args(args_list)
     if args.verb == "submit":
-        args.given = typed_flags(args_list)
+        args.given, args.overrides = typed_flags(args_list), overrides
     try:
         return _VERBS[args.verb](args)
     except UsageError as error:
@@ -57,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from hpc_sweep.spec import SweepSpec, parse_grid
+    from hpc_sweep.spec import SweepSpec, parse_grid, split_overrides
+
+    grid_items, fixed = split_overrides(args.overrides)  # sweeps become grid axes, single values go to every run
+    given = args.given | {name for name, extra in (("grid", grid_items), ("additional_args", fixed)) if extra}
 
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
     spec = SweepSpec(
@@ -68,8 +75,8 @@ def _submit(args: argparse.Namespace) -> int:
         common_folder=args.common_folder if args.common_folder is not None else f"multi_run_{stamp}",
         headless=args.headless,
         world=args.world,
-        additional_args=tuple(args.additional_args),
-        grid=parse_grid(args.grid),
+        additional_args=(*args.additional_args, *fixed),
+        grid=parse_grid([*args.grid, *grid_items]),
         gpus_per_run=args.gpus_per_run,
         runs_per_gpu=args.runs_per_gpu,
     )
@@ -93,7 +100,7 @@ def _submit(args: argparse.Namespace) -> int:
         slurm_python=args.slurm_python,
         wait=args.wait,
         max_requeues=args.max_requeues,
-        given=args.given,
+        given=given,
     )
     return EXIT_OK if submit(spec, options) else EXIT_RUN_FAILED
 

@@ -186,6 +186,14 @@ def _submit_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return verbs.choices["submit"]
 
 
+def one_value_flags(parser: argparse.ArgumentParser) -> set[str]:
+    """The submit options that take exactly one value (``--sbatch mail-type=END``: that word is the option's value,
+    not a Hydra override)."""
+    return {
+        flag for action in _submit_parser(parser)._actions if action.nargs is None for flag in action.option_strings
+    }
+
+
 def split_passthrough(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     """Let ``--additional_args`` take values that start with ``--`` (plain argparse rejects ``"--video"``).
 

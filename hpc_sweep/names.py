@@ -8,6 +8,15 @@ two runs can never share a name. Standard library only: every layer uses it.
 NUL, escape, ...), DEL, the Unicode line and paragraph separators and invisible format characters (right-to-left
 overrides, zero-width joiners), surrogates and unassigned code points. Ordinary spaces and every printable letter
 of any script are allowed. A tab is allowed only where the caller says it is harmless (argv elements, shell lines).
+
+*Two names for a grid point.* Run names, log directories and BALLU's common folders need plain names, so a grid
+point's part of them is :func:`point_labels` (``learning_rate-0.001``, unsafe characters replaced, hashes where
+values would meet). People read groups, so a group is :func:`point_label` (``learning_rate=0.001``; for several keys
+``num_envs=2048,learning_rate=0.001``): the last segment of each key, as many more segments as tell two keys apart
+(``agent.lr`` and ``env.lr`` stay whole), and each value exactly as the run's override spells it. There is no table
+of abbreviations (``lr`` for ``learning_rate``): the segment is the name users know from their config and their
+override, a table would have to follow every RSL-RL version, and an abbreviation could make two keys look alike.
+``collect`` (through the manifest's ``group``) and ``compare --by`` both use :func:`point_label`.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from hpc_sweep.errors import UsageError
 
@@ -28,6 +37,10 @@ VALUE_LABEL_MAX = 40
 POINT_LABEL_MAX = 120
 #: Longest run name: Isaac Lab prefixes a 20-character timestamp, and a file name holds at most 255 bytes.
 RUN_NAME_MAX = 200
+#: Longest value shown in a group label before it is cut (and given a hash of the value, so cut values stay apart).
+GROUP_VALUE_MAX = 48
+#: Where a key of a group label starts a new segment.
+_SEGMENT = re.compile(r"[./]")
 
 
 def shown(text: object, limit: int = 60) -> str:
@@ -115,4 +128,56 @@ def point_labels(grid: Sequence[tuple[str, Sequence[str]]], points: Sequence[dic
         labels.append(_cut(label, repr(sorted(point.items())), POINT_LABEL_MAX))
     if len({label.casefold() for label in labels}) < len(labels):
         labels = [f"{label}-p{index}" for index, label in enumerate(labels)]
+    return labels
+
+
+def bare_key(key: str) -> str:
+    """A Hydra override key without its ``~ + ++`` prefix: ``++agent.x`` -> ``agent.x``."""
+    return key.lstrip("~+")
+
+
+def key_labels(keys: Sequence[str]) -> dict[str, str]:
+    """Each key -> how group labels show it: its last segment (``agent.algorithm.learning_rate`` ->
+    ``learning_rate``), or as many trailing segments (split at ``.`` and ``/``) as tell it apart from the other keys:
+    ``agent.lr`` and ``env.lr`` are shown whole, ``x`` and ``y.x`` as ``x`` and ``y.x``."""
+    starts = {key: [0] + [m.end() for m in _SEGMENT.finditer(bare_key(key))] for key in keys}
+    depth = dict.fromkeys(keys, 1)
+    while True:
+        shown_keys = {key: bare_key(key)[starts[key][-depth[key]] :] for key in keys}
+        counts = Counter(shown_keys.values())
+        clashing = [key for key in keys if counts[shown_keys[key]] > 1 and depth[key] < len(starts[key])]
+        if not clashing:
+            return shown_keys
+        for key in clashing:
+            depth[key] += 1
+
+
+def readable_value(value: str) -> str:
+    """A grid value as a group label shows it: as given, unless it holds characters that do not print (each shown
+    as ``?``) or is over :data:`GROUP_VALUE_MAX` characters (cut); then ``...#`` and the value's hash follow."""
+    text = "".join(char if char.isprintable() else "?" for char in value)
+    if text == value and len(text) <= GROUP_VALUE_MAX:
+        return text
+    return f"{text[: GROUP_VALUE_MAX - 10]}...#{short_hash(value)}"
+
+
+def point_label(point: Mapping[str, str], keys: Mapping[str, str] | None = None) -> str:
+    """The readable label of a grid point, for people: ``learning_rate=0.001`` or ``num_envs=2048,learning_rate=0.001``.
+
+    ``keys``: how each key is shown (default :func:`key_labels` of the point's keys); empty for the point of a sweep
+    without grid. Used for the groups of ``collect`` (a sweep's groups, one per grid point) and ``compare --by KEY``
+    (``point_label({KEY: value})``). Not a path component: run names use :func:`point_labels`.
+    """
+    shown_keys = keys if keys is not None else key_labels(list(point))
+    return ",".join(f"{shown_keys[key]}={readable_value(value)}" for key, value in point.items())
+
+
+def group_labels(points: Sequence[Mapping[str, str]]) -> list[str]:
+    """One readable label per grid point (:func:`point_label`, keys shown alike for every point), distinct for
+    distinct points: should two labels still meet (values cut alike, values that hold ``,`` and ``=``), every label
+    gets ``#p<point index>``, which sets them apart because the last ``#p`` of each is the appended one."""
+    keys = key_labels(list(dict.fromkeys(key for point in points for key in point)))
+    labels = [point_label(point, keys) for point in points]
+    if len(set(labels)) < len(labels):
+        labels = [f"{label}#p{index}" for index, label in enumerate(labels)]
     return labels

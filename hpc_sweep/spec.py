@@ -2,14 +2,20 @@
 
 Pure data and validation; nothing here touches the filesystem or a cluster.
 
-Names. A run's group is ``<common_folder>_<point label>`` (just ``<common_folder>`` without a grid) and its run name
-``<group>_seed<seed>``; both become directory names, so they are plain names (see
-:func:`hpc_sweep.names.check_path_component`). Point labels are distinct for distinct grid points, also when values
-sanitise alike (``a b`` and ``a_b`` get a hash of the raw value appended, see :func:`hpc_sweep.names.point_labels`),
-so two points never share a group and two runs never share a run name or a log directory. The raw values stay in
-each run's ``point`` (and the manifest), where ``compare --by`` reads them. With a grid, the group is also the
-run's ``common_folder`` (BALLU's ``--common_folder``, whose logs are ``<common_folder>/seed_<seed>``), so that grid
-points with the same seed do not write into one directory.
+Names. A grid point has two names (see :mod:`hpc_sweep.names`). Its *group*, what people read in ``collect`` and
+``compare``, is :func:`hpc_sweep.names.point_label` (``learning_rate=0.001``; ``<common_folder>`` without a grid).
+Its *folder* is ``<common_folder>_<point label>`` (just ``<common_folder>`` without a grid), a plain name (see
+:func:`hpc_sweep.names.check_path_component`), and the run name is ``<folder>_seed<seed>``. Point labels are distinct
+for distinct grid points, also when values sanitise alike (``a b`` and ``a_b`` get a hash of the raw value appended,
+see :func:`hpc_sweep.names.point_labels`), so two points never share a group or a folder and two runs never share a
+run name or a log directory. Each run's ``point`` (and the manifest) holds each key's value exactly as the run's
+override spells it (``{"agent.policy.actor_hidden_dims": "[256,128]"}``), where ``compare --by`` reads it. With a
+grid, the folder is also the run's ``common_folder`` (BALLU's ``--common_folder``, whose logs are
+``<common_folder>/seed_<seed>``), so that grid points with the same seed do not write into one directory.
+
+Grid values and overrides are Hydra's grammar, parsed by hydra-core (:mod:`hpc_sweep.grid`): a grid value is one
+Hydra value, and each run's override ``key=value`` is one Hydra accepts. A key is set once: twice in the grid, or in
+the grid and a pass-through override, is refused.
 
 Flags the tool sets. The training command's ``--task --seed --max_iterations --num_envs --run_name
 --common_folder --headless --world --distributed`` and its resume flags are hpc-sweep's: each is recorded in the
@@ -18,7 +24,8 @@ is refused with the hpc-sweep flag to use (also as ``--flag=value``, with dashes
 accepts abbreviations). ``--headless`` is refused too, although a duplicate would be harmless when it is on: one
 rule, and ``--no-headless`` is the way to turn it off. Hydra overrides that set the same values
 (``agent.max_iterations``, ``agent.seed``, ``env.seed``, ``env.scene.num_envs``, ``agent.run_name`` and the
-agent's resume keys) are refused in ``--grid`` and in pass-through arguments alike.
+agent's resume keys) are refused in ``--grid`` and in pass-through arguments alike, and so is a pass-through override
+of one of our own grid keys (``num_envs=256``: use ``--num_envs``), which is no Hydra key.
 """
 
 from __future__ import annotations
@@ -29,15 +36,23 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from hpc_sweep.errors import UsageError
-from hpc_sweep.names import RUN_NAME_MAX, check_one_line, check_path_component, point_labels, shown
+from hpc_sweep.grid import FLAG_KEYS, check_hydra_value, is_override_token, parse_override
+from hpc_sweep.grid import parse_grid as parse_grid  # re-exported: the command line imports it from here
+from hpc_sweep.grid import split_overrides as split_overrides
+from hpc_sweep.names import (
+    RUN_NAME_MAX,
+    bare_key,
+    check_one_line,
+    check_path_component,
+    group_labels,
+    point_labels,
+    shown,
+)
 
 DEFAULT_TASK = "Demo-PointMass-v0"
 DEFAULT_SEEDS = (42, 123, 456, 789, 999)
 DEFAULT_MAX_ITERATIONS = 1000
 DEFAULT_NUM_ENVS = 4096
-
-#: Grid keys that set one of our own flags instead of becoming a Hydra override.
-FLAG_KEYS = ("task", "num_envs", "max_iterations", "world")
 
 #: A task name (a gym id without namespace): it may name directories, so no '/' and no leading '-' or '.'.
 _TASK = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
@@ -111,10 +126,27 @@ class SweepSpec:
             check_passthrough(arg)
         for key, values in self.grid:
             self._check_grid_axis(key, values)
+        self._check_keys_set_once()
+
+    def _check_keys_set_once(self) -> None:
+        """No key in two grid axes (``x`` and ``+x``), nor in the grid and a pass-through override, nor in two of those:
+        which one would win is nobody's guess."""
+        seen: dict[str, str] = {}
+        given = [(key, f"--grid {key}") for key, _ in self.grid]
+        given += [
+            (parse_override(arg, "override").key_or_group, arg) for arg in self.additional_args if _is_override(arg)
+        ]
+        for key, where in given:
+            bare = bare_key(key).partition("@")[0]
+            if bare in seen:
+                raise UsageError(f"{bare} is set twice ({shown(seen[bare])} and {shown(where)}): set it once")
+            seen[bare] = where
 
     def _check_grid_axis(self, key: str, values: tuple[str, ...]) -> None:
         """One grid axis: a valid key, one-line values, and no two values that set one of our flags alike."""
         check_one_line("--grid key", key)
+        if not values:
+            raise UsageError(f"--grid {shown(key)} has no values: give at least one, e.g. {key}=A,B")
         for value in values:
             check_one_line(f"--grid {key}=", value, allow_tab=True)
         applied = [_apply_grid_value(self, key, value)[0] for value in values]
@@ -161,40 +193,25 @@ class RunSpec:
         return data
 
 
-def parse_grid(items: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Parse ``KEY=V1,V2`` items into an ordered grid; repeated keys and empty values are errors."""
-    grid: dict[str, tuple[str, ...]] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        values = tuple(value.strip() for value in raw.split(","))
-        if not sep or not key or any(not value for value in values):
-            raise UsageError(f"--grid {item!r} is malformed: write KEY=V1,V2 (e.g. --grid num_envs=2048,4096)")
-        if key in grid:
-            raise UsageError(f"--grid names {key!r} twice: give all its values once, e.g. {key}=A,B")
-        if len(set(values)) != len(values):
-            raise UsageError(f"--grid {item!r} repeats a value: give each value once")
-        grid[key] = values
-    return tuple(grid.items())
-
-
 def expand_runs(spec: SweepSpec) -> list[RunSpec]:
     """Expand the Cartesian product of the grid times the seeds into runs, grid-major then seed order."""
     spec.validate()
     keys = [key for key, _ in spec.grid]
     points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(v for _, v in spec.grid))]
     runs: list[RunSpec] = []
-    for point, label in zip(points, point_labels(spec.grid, points), strict=True):
+    names = zip(points, point_labels(spec.grid, points), group_labels(points), strict=True)
+    for point, label, readable in names:
         point_spec = spec
         overrides: list[str] = []
         for key, value in point.items():
             point_spec, override = _apply_grid_value(point_spec, key, value)
             if override:
                 overrides.append(override)
-        group = f"{spec.common_folder}_{label}" if label else spec.common_folder
+        folder = f"{spec.common_folder}_{label}" if label else spec.common_folder
+        group = readable or spec.common_folder
         for seed in spec.seeds:
             index = len(runs)
-            run_name = f"{group}_seed{seed}"
+            run_name = f"{folder}_seed{seed}"
             if len(run_name.encode()) > RUN_NAME_MAX:
                 raise UsageError(
                     f"run name {run_name[:40]}... is over {RUN_NAME_MAX} bytes (it becomes a directory name); "
@@ -212,7 +229,7 @@ def expand_runs(spec: SweepSpec) -> list[RunSpec]:
                     headless=spec.headless,
                     run_name=check_path_component("run name", run_name),
                     group=group,
-                    common_folder=group,
+                    common_folder=folder,
                     point=dict(point),
                     overrides=tuple(overrides),
                     additional_args=spec.additional_args,
@@ -235,8 +252,9 @@ def check_task(where: str, task: str) -> str:
 
 
 def check_passthrough(arg: str) -> str:
-    """A pass-through argument (``--additional_args`` or after ``--``): one line, and not a flag or Hydra override
-    that sets what hpc-sweep sets (see the module docstring)."""
+    """A pass-through argument (``--additional_args``, after ``--``, or a trailing override): one line, not a flag or
+    Hydra override that sets what hpc-sweep sets (see the module docstring), and, when it reads as a Hydra override
+    (:func:`hpc_sweep.grid.is_override_token`), one that Hydra accepts with one value."""
     check_one_line("--additional_args", arg, allow_tab=True)
     if arg.startswith("--"):
         name = arg[2:].partition("=")[0].replace("-", "_")
@@ -247,13 +265,30 @@ def check_passthrough(arg: str) -> str:
                 f"--additional_args {shown(arg)}{spelled}: hpc-sweep sets --{owned} itself and records it; "
                 f"use {OWNED_FLAGS[owned]} instead"
             )
-    elif "=" in arg and not arg.startswith("-"):
-        _check_override_key(arg.partition("=")[0], f"--additional_args {shown(arg)}")
+    elif _is_override(arg):
+        override = parse_override(arg, "override")
+        where = f"override {shown(arg)}"
+        _check_override_key(override.key_or_group, where)
+        if override.key_or_group in FLAG_KEYS:
+            raise UsageError(
+                f"{where}: {override.key_or_group} is hpc-sweep's own flag, not a Hydra key: use "
+                f"--{override.key_or_group} (or {override.key_or_group}=A,B to sweep it)"
+            )
+        if override.is_sweep_override():
+            raise UsageError(
+                f"{where} is a Hydra sweep, and one run takes one value: give it as a plain argument (not after "
+                "--additional_args or --) or in --grid, where it becomes a grid axis (quote strings with commas: 'a,b')"
+            )
     return arg
 
 
+def _is_override(arg: str) -> bool:
+    """A pass-through argument that reads as a Hydra override (not a flag, nor a flag's plain value)."""
+    return not arg.startswith("-") and is_override_token(arg)
+
+
 def _check_override_key(key: str, where: str) -> None:
-    bare = key.strip().lstrip("+~")
+    bare = bare_key(key.strip()).partition("@")[0]
     if bare in OWNED_OVERRIDES:
         raise UsageError(f"{where}: {bare} is what hpc-sweep sets; use {OWNED_OVERRIDES[bare]} instead")
 
@@ -274,14 +309,13 @@ def _apply_grid_value(spec: SweepSpec, key: str, value: str) -> tuple[SweepSpec,
         return replace(spec, world=lowered in _TRUE), None
     if key == "task":
         return replace(spec, task=check_task("--grid task", value)), None
-    if key in ("seed", "seeds"):
+    bare = bare_key(key).partition("@")[0]
+    if bare in ("seed", "seeds"):
         raise UsageError("--grid cannot vary the seed: list seeds with --seeds")
-    if not re.fullmatch(r"[A-Za-z_][\w.\-/]*", key, re.ASCII):
-        raise UsageError(
-            f"--grid key {shown(key)} is not a flag or a Hydra key: use e.g. agent.algorithm.learning_rate=A,B"
-        )
+    if bare in FLAG_KEYS:
+        raise UsageError(f"--grid {shown(key)}: {bare} is hpc-sweep's own flag: write {bare}=A,B without a prefix")
     _check_override_key(key, f"--grid {shown(key)}")
-    return spec, f"{key}={value}"
+    return spec, check_hydra_value(key, value)
 
 
 def _require_positive(name: str, value: int) -> None:

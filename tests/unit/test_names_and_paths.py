@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import shlex
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,24 @@ TEXT = st.lists(st.one_of(st.text(max_size=6), HOSTILE), min_size=1, max_size=3)
 HYDRA_KEY = st.sampled_from(["agent.algorithm.lr", "env.lr", "lr", "agent.x_y", "agent.x", "x"])
 KEYS = st.one_of(HYDRA_KEY, HYDRA_KEY, HYDRA_KEY, st.sampled_from(["num_envs", "world", "agent.seed", "bad key"]))
 #: Values that sanitise alike (a b, a_b, A_B, $(id), `id`...), numbers, and anything at all.
-ALIKE = st.sampled_from(["a b", "a_b", "A_B", "a-b", "$(id)", "`id`", "_id_", "8", "08", "x/y", "x_y", "é", "_", "a"])
-VALUES = st.one_of(ALIKE, ALIKE, st.text("ab _$`()-.AB01", min_size=1, max_size=4), TEXT)
+ALIKE = st.sampled_from(
+    ["a b", "a_b", "A_B", "a-b", "$(id)", "`id`", "_id_", "8", "08", "x/y", "x_y", "é", "_", "a",
+     "'$(id)'", '"`id`"', "'é'", "a\\ b", "'a b'", "[a,b]", "{a:b}"]  # the last ones as Hydra quotes them
+)  # fmt: skip
+#: Also text that Hydra reads as one value (no quotes, brackets or shell characters), which mostly sanitises alike.
+HYDRA_TEXT = st.text("ab _-.AB01", min_size=1, max_size=4)
+VALUES = st.one_of(ALIKE, ALIKE, HYDRA_TEXT, HYDRA_TEXT, st.text("ab _$`()-.AB01", min_size=1, max_size=4), TEXT)
+#: Values that Hydra accepts as one value, many of which sanitise alike.
+HYDRA_ALIKE = st.sampled_from(
+    ["a b", "a_b", "A_B", "a-b", "'$(id)'", '"`id`"', "_id_", "8", "08", "x/y", "x_y", "'é'", "_", "a", "a\\ b",
+     "'a b'", "[a,b]", "[a, b]", "{a:b}", "'a,b'", "a\\,b"]
+)  # fmt: skip
+HYDRA_GRID = st.lists(
+    st.tuples(HYDRA_KEY, st.lists(st.one_of(HYDRA_ALIKE, HYDRA_TEXT), min_size=2, max_size=4, unique=True).map(tuple)),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda axis: axis[0],
+).map(tuple)
 GRID = st.lists(
     st.tuples(KEYS, st.lists(VALUES, min_size=2, max_size=4, unique=True).map(tuple)),
     min_size=1,
@@ -67,8 +84,18 @@ def is_plain_name(name: str) -> bool:
 @given(grid=GRID, common_folder=COMMON_FOLDER, seeds=SEEDS)
 def test_run_names_and_log_dirs_are_unique_plain_and_inside_the_log_root(grid, common_folder, seeds) -> None:
     runs = expanded_or_error(SweepSpec(grid=grid, common_folder=common_folder, seeds=seeds))
-    if runs is None:
-        return
+    if runs is not None:
+        check_names(grid, seeds, runs, common_folder)
+
+
+@BOUNDED
+@given(grid=HYDRA_GRID, common_folder=PLAIN, seeds=SEEDS)
+def test_run_names_are_unique_and_plain_for_every_grid_hydra_accepts(grid, common_folder, seeds) -> None:
+    """The same, where every value is one Hydra accepts: each such sweep is planned (none is refused)."""
+    check_names(grid, seeds, expand_runs(SweepSpec(grid=grid, common_folder=common_folder, seeds=seeds)), common_folder)
+
+
+def check_names(grid, seeds, runs, common_folder) -> None:
     assert len(runs) == math.prod(len(values) for _, values in grid) * len(seeds)
     assert [r.run_name for r in expand_runs(SweepSpec(grid=grid, common_folder=common_folder, seeds=seeds))] == [
         r.run_name for r in runs
@@ -76,10 +103,13 @@ def test_run_names_and_log_dirs_are_unique_plain_and_inside_the_log_root(grid, c
     names = [r.run_name.casefold() for r in runs]
     assert len(set(names)) == len(runs)  # also on case-insensitive file systems
     groups = {json.dumps(r.point, sort_keys=True): r.group for r in runs}
-    assert len({g.casefold() for g in groups.values()}) == len(groups)  # one group per grid point, never merged
+    assert len(set(groups.values())) == len(groups)  # one group per grid point, never merged
+    folders = {json.dumps(r.point, sort_keys=True): r.common_folder for r in runs}
+    assert len({f.casefold() for f in folders.values()}) == len(folders)  # and one folder, also on case-blind disks
     root = Path("/sweeps/s/logs/rsl_rl/experiment")
     for run in runs:
-        assert is_plain_name(run.run_name) and is_plain_name(run.group) and is_plain_name(run.common_folder)
+        assert is_plain_name(run.run_name) and is_plain_name(run.common_folder)
+        assert run.group and first_control(run.group) is None  # the group is for people (never a path): one line
         isaac_dir = Path(f"{root}/2026-01-01_00-00-00_{run.run_name}")
         assert isaac_dir.parent == root and ".." not in isaac_dir.parts
         ballu_dir = Path(f"{root}/{run.common_folder}/seed_{run.seed}")
@@ -182,14 +212,19 @@ def test_bad_names_and_pass_through_flags_are_one_line_exit_2_and_create_nothing
 def test_grid_values_that_sanitise_alike_get_their_own_groups(tmp_path: Path) -> None:
     result = run_cli(
         "submit", "--seeds", "1", "--executor", "local", "--dry_run", "--common_folder", "s", "--output_dir", "out",
-        "--grid", "agent.wandb_project=a b,a_b", "agent.x=$(id),`id`,8,08", cwd=tmp_path,
+        "--grid", "agent.wandb_project=a b,a_b", "agent.x='$(id)','`id`',8,08", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    groups = [line.split(" group ")[1].split()[0] for line in result.stdout.splitlines() if " group " in line]
-    assert len(groups) == len(set(groups)) == 8
-    assert "s_wandb_project-a_b_x-8" not in groups  # colliding values carry a hash ...
-    assert any(g.endswith("_x-8") for g in groups) and any(g.endswith("_x-08") for g in groups)  # ... others do not
-    assert "'agent.x=$(id)'" in result.stdout and "'agent.x=`id`'" in result.stdout  # raw values reach the argv
+    lines = result.stdout.splitlines()
+    groups = [line.split(" group ", 1)[1].rsplit("  (cwd ", 1)[0] for line in lines if " group " in line]
+    assert len(groups) == len(set(groups)) == 8 and "wandb_project=a_b,x=08" in groups  # readable, one per point
+    argvs = [shlex.split(line) for line in lines if "--run_name" in line]
+    folders = [argv[argv.index("--run_name") + 1].removesuffix("_seed1") for argv in argvs]
+    assert len(folders) == len(set(folders)) == 8
+    assert "s_wandb_project-a_b_x-8" not in folders  # colliding values carry a hash ...
+    assert any(f.endswith("_x-8") for f in folders) and any(f.endswith("_x-08") for f in folders)  # ... others do not
+    assert ["agent.x='$(id)'" in argv for argv in argvs].count(True) == 2  # the values reach the argv as Hydra ...
+    assert ["agent.x='`id`'" in argv for argv in argvs].count(True) == 2  # ... reads them: quoted, never cut
 
 
 @pytest.mark.parametrize("where", ["file", "below a file"])

@@ -65,9 +65,12 @@ def test_values_that_sanitise_alike_keep_their_own_groups_and_run_names() -> Non
     runs = expand_runs(spec(grid=parse_grid(["agent.project=a b,a_b,c"]), seeds=(1,)))
     groups = [r.group for r in runs]
     assert len(set(groups)) == 3
-    assert groups[2] == "study_project-c"  # a value that collides with nothing keeps its plain label
-    assert groups[0].startswith("study_project-a_b-") and groups[1].startswith("study_project-a_b-")
-    assert [r.point["agent.project"] for r in runs] == ["a b", "a_b", "c"]  # the raw values are kept
+    assert groups == ["project=a\\ b", "project=a_b", "project=c"]  # for people: each value as its override spells it
+    folders = [r.common_folder for r in runs]  # the names that become directories
+    assert len(set(folders)) == 3
+    assert folders[2] == "study_project-c"  # a value that collides with nothing keeps its plain label
+    assert folders[0].startswith("study_project-a_b-") and folders[1].startswith("study_project-a_b-")
+    assert [r.point["agent.project"] for r in runs] == ["a\\ b", "a_b", "c"]  # the values kept (Hydra escapes ' ')
     assert [r.run_name for r in expand_runs(spec(grid=parse_grid(["agent.project=a b,a_b,c"]), seeds=(1,)))] == [
         r.run_name for r in runs
     ]
@@ -76,6 +79,7 @@ def test_values_that_sanitise_alike_keep_their_own_groups_and_run_names() -> Non
 def test_with_a_grid_each_point_is_its_own_common_folder_so_ballu_logs_do_not_merge() -> None:
     runs = expand_runs(spec(grid=parse_grid(["env.world_frame=a,b"]), seeds=(1,)))
     assert [r.common_folder for r in runs] == ["study_world_frame-a", "study_world_frame-b"]
+    assert [r.group for r in runs] == ["world_frame=a", "world_frame=b"]  # the readable label of each point
     assert [r.common_folder for r in expand_runs(spec())] == ["study", "study"]  # no grid: the folder as given
 
 
