@@ -1,6 +1,8 @@
 """The numbers of ``hpc-sweep compare``: groups of collected runs, their final scores, and the comparison document.
 
-Groups come from several sweep dirs / log trees (one group each), or from one sweep split by a grid key (``--by``).
+Groups come from several sweep dirs / log trees (one group each, named after its directory), or from one sweep split
+by a grid key (``--by KEY``), each named by :func:`hpc_sweep.names.point_label` as ``collect`` names a one-key
+sweep's groups (``learning_rate=0.001``).
 A run's final score is :func:`hpc_sweep.analyse.summary.final_score`: the mean of the metric over the last
 ``final_window`` of its logged iterations. Only runs whose state counts in statistics (completed runs, and runs of
 unknown state in foreign trees) enter a group. Nothing here reads files: the caller collects each path first.
@@ -11,7 +13,9 @@ Schema ``hpc_sweep.comparison/1``::
      "groups": [{name, n, mean, std, median, iqm, min, min_seed, max, max_seed, mean_ci, iqm_ci (95% bootstrap;
                  std and CIs null for n < 2), seeds, run_ids}],
      "pairs": [PairComparison.to_dict(): a, b, n_a, n_b, mean_a, mean_b, diff, diff_ci, welch_t, welch_p, mw_u,
-               mw_p, p_adjusted, prob_improvement, prob_improvement_ci, hedges_g, significant, verdict, warnings]}
+               mw_p, p_adjusted, prob_improvement, prob_improvement_ci, hedges_g, significant, verdict, warnings],
+     "warnings": [one line per group that pools runs of different grid points or iteration counts
+                  (:func:`pooling_warnings`)]}
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from hpc_sweep.analyse.verdict import compare_groups
 from hpc_sweep.collect.metrics import METRIC_TAGS
 from hpc_sweep.collect.results import Collection, RunData
 from hpc_sweep.errors import UsageError
+from hpc_sweep.names import bare_key, point_label
 
 SCHEMA = "hpc_sweep.comparison/1"
 PROFILE_MIN_RUNS = 5
@@ -116,10 +121,11 @@ def _group_name(path: Path, collection: Collection, run: RunData, by: str | None
     if by is None:
         return Path(path).resolve().name
     point = run.source.info.get("point", {})
-    if by not in point:
+    key = by if by in point else next((k for k in point if bare_key(k) == bare_key(by)), None)  # +x is x
+    if key is None:
         keys = sorted({k for r in collection.runs for k in r.source.info.get("point", {})})
         raise UsageError(f"--by {by}: not a grid key of {path}; its grid keys: {', '.join(keys) or 'none'}")
-    return f"{by}={point[by]}"
+    return point_label({key: str(point[key])})
 
 
 def compare(groups: list[Group], metric: str, final_window: float | int, seed: int = 0) -> dict[str, Any]:
@@ -140,7 +146,46 @@ def compare(groups: list[Group], metric: str, final_window: float | int, seed: i
             for g in groups
         ],
         "pairs": [pair.to_dict() for pair in pairs],
+        "warnings": pooling_warnings(groups),
     }
+
+
+def pooling_warnings(groups: list[Group]) -> list[str]:
+    """One line per group whose runs differ in grid point or in iteration count: its statistics then pool several
+    configurations (two sweep dirs that each hold a grid, or ``--by`` one key of a grid over several), and any
+    difference found may come from what was pooled.
+
+    A run's point is its sweep's grid point (``info["point"]``; empty for foreign runs); its iteration count the
+    planned ``max_iterations`` of a sweep's run, else its last logged iteration + 1.
+    """
+    lines = []
+    for group in groups:
+        points = list(dict.fromkeys(_point_text(run) for run in group.runs))
+        if len(points) > 1:
+            lines.append(
+                f"group {group.name} pools {len(points)} grid points ({'; '.join(points)}): its statistics mix "
+                "configurations; compare one sweep split with --by KEY, or sweeps of one grid point each"
+            )
+        counts = sorted({count for count in map(_iteration_count, group.runs) if count is not None})
+        if len(counts) > 1:
+            lines.append(
+                f"group {group.name} pools runs of different lengths ({', '.join(map(str, counts))} iterations): "
+                "their final scores come from different stages of training"
+            )
+    return lines
+
+
+def _point_text(run: RunData) -> str:
+    point = run.source.info.get("point") or {}
+    return ", ".join(f"{key}={value}" for key, value in sorted(point.items())) or "no grid point"
+
+
+def _iteration_count(run: RunData) -> int | None:
+    planned = run.source.info.get("max_iterations")
+    if isinstance(planned, int) and not isinstance(planned, bool):
+        return planned
+    logged = [int(steps[-1]) + 1 for steps, _, _ in run.scalars.values() if steps.size]
+    return max(logged, default=None)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,16 @@
 """Aggregate learning curves across seeds: aligned on iterations, with a ±1 std or a bootstrap band (pure numpy).
 
-Figures draw what these return (:class:`CurveBand`): they compute nothing themselves.
+Figures draw what these return (:class:`CurveBand`): they compute nothing themselves. A band says what it is
+(:attr:`CurveBand.kind`), and figures show one only where at least :data:`MIN_BAND_RUNS` runs have a point
+(:func:`require_runs`): the statistics keep the rule "no spread of fewer than 2 runs", but a band drawn from two
+runs is a shaded line between them, read as far more certain than it is.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,13 +21,19 @@ if TYPE_CHECKING:
 Series = tuple[np.ndarray, np.ndarray]
 """One run's curve: ``(steps, values)``, both of shape ``(n,)``."""
 
+MIN_BAND_RUNS = 3
+"""Fewest runs with a point at a step for a figure to shade a band there (see the module docstring)."""
+STD_BAND = "±1 std across runs"
+CI_BAND = "95% bootstrap CI of the mean"
+
 
 @dataclass(frozen=True)
 class CurveBand:
     """A group's curves on one iteration axis, their centre line and a band around it.
 
     ``steps``: shape ``(num_steps,)``; ``curves``: shape ``(num_runs, num_steps)``, NaN where a run has no point;
-    ``centre``, ``low``, ``high``: shape ``(num_steps,)``, NaN where the band is undefined.
+    ``centre``, ``low``, ``high``: shape ``(num_steps,)``, NaN where the band is undefined; ``kind``: what the band
+    is, in words for a legend (:data:`STD_BAND`, :data:`CI_BAND`).
     """
 
     steps: np.ndarray
@@ -32,10 +41,29 @@ class CurveBand:
     centre: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    kind: str = ""
 
     @property
     def num_runs(self) -> int:
         return int(self.curves.shape[0])
+
+    @property
+    def runs_per_step(self) -> np.ndarray:
+        """How many runs have a point at each step, shape ``(num_steps,)``."""
+        return (~np.isnan(self.curves)).sum(axis=0)
+
+    @property
+    def has_band(self) -> bool:
+        """Whether the band is defined at any step (a figure shades something)."""
+        return bool(np.isfinite(self.low).any() and np.isfinite(self.high).any())
+
+
+def require_runs(band: CurveBand, min_runs: int = MIN_BAND_RUNS) -> CurveBand:
+    """The same band, undefined (NaN) wherever fewer than ``min_runs`` runs have a point; the centre line stays."""
+    thin = band.runs_per_step < min_runs
+    low, high = band.low.copy(), band.high.copy()
+    low[thin] = high[thin] = np.nan
+    return replace(band, low=low, high=high)
 
 
 def run_series(runs: Iterable[RunData], metric: str) -> list[Series]:
@@ -116,7 +144,7 @@ def std_band(series: list[Series]) -> CurveBand | None:
     if not steps.size:
         return None
     mean, std = mean_std_curve(curves)
-    return CurveBand(steps=steps, curves=curves, centre=mean, low=mean - std, high=mean + std)
+    return CurveBand(steps=steps, curves=curves, centre=mean, low=mean - std, high=mean + std, kind=STD_BAND)
 
 
 def ci_band(series: list[Series], confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> CurveBand | None:
@@ -125,4 +153,4 @@ def ci_band(series: list[Series], confidence: float = 0.95, n_resamples: int = 1
     if not steps.size:
         return None
     mean, low, high = mean_curve_ci(curves, confidence, n_resamples, seed)
-    return CurveBand(steps=steps, curves=curves, centre=mean, low=low, high=high)
+    return CurveBand(steps=steps, curves=curves, centre=mean, low=low, high=high, kind=CI_BAND)

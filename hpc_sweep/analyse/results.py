@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hpc_sweep.analyse.summary import DEFAULT_FINAL_WINDOW, GroupStats, curve_summary, group_stats
+from hpc_sweep.analyse.summary import DEFAULT_FINAL_WINDOW, GroupStats, curve_summary, final_score, group_stats
 from hpc_sweep.collect.metrics import RESULT_METRICS
 from hpc_sweep.collect.results import NO_REWARD_DATA, Collection, RunData
 from hpc_sweep.runstate import EXCLUDED_FROM_STATS, FINISHED
@@ -64,6 +64,7 @@ def experiment_record(run: RunData, final_window: float | int = DEFAULT_FINAL_WI
         "duration_minutes": source.info.get("duration_minutes"),
         "command": source.info.get("command"),
         "log_dirs": [str(d) for d in source.log_dirs],
+        "console_logs": [str(p) for p in source.console_logs],
     }
     for metric in RESULT_METRICS:
         series = run.metric(metric)
@@ -190,6 +191,66 @@ def final_values(groups: dict[str, list[RunData]], metric: str = RESULT_METRIC) 
             values.append(float(series[1][-1]))
     array = np.asarray(values, dtype=np.float64)
     return FinalValues(names, seeds, array, float(array.mean()) if array.size else float("nan"))
+
+
+def group_points(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each group's grid point: the ``point`` values its run records share (a key whose value differs between runs
+    of one group is left out: the group pools several points), groups in first-seen order."""
+    points: dict[str, dict[str, Any]] = {}
+    for record in records:
+        point = record.get("point") or {}
+        if record["group"] not in points:
+            points[record["group"]] = dict(point)
+            continue
+        shared = points[record["group"]]
+        for key in [k for k in shared if k not in point or point[k] != shared[k]]:
+            del shared[key]
+    return points
+
+
+@dataclass(frozen=True)
+class FinalScores:
+    """Each run's final score (``final_score`` of ``summary.csv``) and each group's mean of the scores its statistics
+    count (``mean`` of ``groups.csv``).
+
+    ``groups``, ``seeds``, ``run_ids``: one entry per run with a finite score, groups in the order given;
+    ``values``: shape ``(num_runs,)``; ``counted``: shape ``(num_runs,)``, whether the run enters its group's
+    statistics; ``group_means``: group -> mean of its counted scores (NaN when none counts).
+    """
+
+    groups: list[str]
+    seeds: list[Any]
+    run_ids: list[str]
+    values: np.ndarray
+    counted: np.ndarray
+    group_means: dict[str, float]
+
+
+def final_scores(
+    groups: dict[str, list[RunData]], metric: str = RESULT_METRIC, final_window: float | int = DEFAULT_FINAL_WINDOW
+) -> FinalScores:
+    """Each run's :func:`~hpc_sweep.analyse.summary.final_score` of ``metric``, group by group: the numbers the
+    tables hold, so a figure shows what ``summary.csv`` and ``groups.csv`` say."""
+    names, seeds, run_ids, values, counted = [], [], [], [], []
+    means: dict[str, float] = {}
+    for name, runs in groups.items():
+        kept = []
+        for run in runs:
+            series = run.metric(metric)
+            score = final_score(series[1], final_window) if series is not None else float("nan")
+            if not np.isfinite(score):
+                continue
+            names.append(name)
+            seeds.append(run.source.seed)
+            run_ids.append(run.source.run_id)
+            values.append(score)
+            counted.append(counts_in_statistics(run.source.status))
+            if counted[-1]:
+                kept.append(score)
+        means[name] = float(np.mean(kept)) if kept else float("nan")
+    return FinalScores(
+        names, seeds, run_ids, np.asarray(values, dtype=np.float64), np.asarray(counted, dtype=bool), means
+    )
 
 
 def _mean_of(records: list[dict[str, Any]], key: str) -> float | None:

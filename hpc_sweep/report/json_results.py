@@ -8,8 +8,9 @@ Schema ``hpc_sweep.training_results/1``::
      "experiments": [{experiment_id, run_id, task, seed, group, point, status, error, data_source,
                       final_reward_mean (last value), final_score (mean over the last 10%), max_reward_achieved,
                       training_iterations, reward_progression, reward_steps, convergence_stability, improvement_rate,
-                      iterations_to_90, duration_minutes, command, log_dirs,
-                      final_<m>, initial_<m>, <m>_progression, <m>_steps for each canonical metric m}],
+                      iterations_to_90, duration_minutes, command, log_dirs, console_logs (the run's console
+                      output: a sweep's runs/<id>/train.log), final_<m>, initial_<m>, <m>_progression, <m>_steps
+                      for each canonical metric m}],
      "groups": [{group, metric, n, mean, std, median, iqm, min, min_seed, max, max_seed, mean_ci, iqm_ci (95%
                  bootstrap), convergence_stability (mean over runs), improvement_rate (mean), iterations_to_90
                  (median), excluded_runs (run ids), excluded: [{run_id, seed, state, reason}]}],
@@ -19,6 +20,10 @@ Schema ``hpc_sweep.training_results/1``::
       are null for n < 2, every estimate null for n = 0)
      "warnings": [...]}   (what collection noticed, one line each: damaged event files, iterations filled from
                            the console log, completed runs without reward data, ...)
+
+The CSV tables flatten this document for joins (:mod:`hpc_sweep.report.tables`): ``summary.csv`` and ``groups.csv``
+have one column per grid key (an experiment's ``point``), and ``groups.csv`` splits each ``[low, high]`` interval
+into ``<name>_low`` and ``<name>_high`` columns.
 
 ``data_source`` is ``tensorboard``, ``console_log``, ``summaries``, ``tensorboard+console_log`` (event data with
 iterations they lacked filled from the console log) or ``none``.

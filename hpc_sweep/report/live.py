@@ -7,12 +7,15 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from hpc_sweep.launch.base import LocalProgress
 from hpc_sweep.layout import SweepLayout
 from hpc_sweep.logs.console import scan_log
 from hpc_sweep.report.console import make_console
+from hpc_sweep.report.failures import failure_markup
+from hpc_sweep.runstate import RunState
 from hpc_sweep.runstate import style as state_style
 
 
@@ -47,16 +50,24 @@ class LiveDisplay:
         self.live.update(self._render(progress))
 
     def finished(self, run_id: str, record: dict[str, Any]) -> None:
-        """Announce a finished run on its own line (kept in the scrollback)."""
+        """Announce a finished run on its own line (kept in the scrollback); a failed run's line is followed by the
+        log line that tells why (when its reason does not quote one) and its log's path."""
         run = self.runs.get(run_id, {})
         state = record.get("state", "?")
-        reward = record.get("final_reward_mean")
-        detail = f"final mean reward {reward:.3f}" if isinstance(reward, (int, float)) else ""
-        if record.get("reason"):
-            detail = f"{detail}; {record['reason']}" if detail else record["reason"]
+        reward, reason = record.get("final_reward_mean"), record.get("reason") or ""
+        failed = state == RunState.FAILED
+        shown = f"{'last' if failed else 'final'} mean reward {reward:.3f}" if isinstance(reward, (int, float)) else ""
+        if failed and reason:  # the reason first: it is what the user needs
+            detail = f"{reason}; {shown}" if shown else reason
+        else:
+            detail = "; ".join(filter(None, [shown, reason]))
         style = state_style(state)
+        extra = ""
+        if failed:
+            extra = failure_markup(record.get("reason"), record.get("last_lines"), self.layout.train_log(run_id))
         self.console.print(
-            f"run {run_id} (seed {run.get('seed')}, {run.get('group')}): [{style}]{state}[/{style}] {detail}",
+            f"run {run_id} (seed {run.get('seed')}, {escape(str(run.get('group')))}): "
+            f"[{style}]{state}[/{style}] {escape(detail)}{extra}",
             highlight=False,
         )
 

@@ -1,4 +1,12 @@
-"""Result tables: ``metrics.csv``/``.parquet`` (tidy), ``summary.csv`` (one row per run), and the terminal summary."""
+"""Result tables: ``metrics.csv``/``.parquet`` (tidy), ``summary.csv`` (one row per run), ``groups.csv`` (one row per
+group), and the terminal summary.
+
+Tables people join on: each has one column per grid key (``agent.algorithm.learning_rate``...) right after
+``group``, with the value as the sweep's plan spelled it, in all three tables; a group's grid columns hold the values
+its runs share (empty where its runs differ). Intervals are two numeric columns (``mean_ci_low``,
+``mean_ci_high``, ``iqm_ci_low``, ``iqm_ci_high``; empty for a group of fewer than 2 runs), never one string;
+``training_results.json`` keeps them as ``[low, high]`` lists.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +17,14 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from hpc_sweep.analyse.results import group_points
 from hpc_sweep.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from hpc_sweep.collect.frames import grid_keys
 from hpc_sweep.collect.results import Collection
+from hpc_sweep.report.failures import failure_markup
 from hpc_sweep.runstate import style
 
 SUMMARY_COLUMNS = [
@@ -37,15 +49,15 @@ SUMMARY_COLUMNS = [
 def write_tables(collection: Collection, results: dict[str, Any], out: Path) -> list[Path]:
     """Write every table and ``training_results.json`` atomically; return the paths written.
 
-    ``summary.csv`` has one row per run, ``groups.csv`` one row per group (multi-seed statistics).
+    ``summary.csv`` has one row per run, ``groups.csv`` one row per group (multi-seed statistics); both carry the
+    grid-key columns of ``metrics.csv`` (see the module docstring).
     """
     frame = collection.metrics_frame()
+    keys = grid_keys(collection.runs)
     written = [out / "metrics.csv", out / "summary.csv", out / "groups.csv", out / "training_results.json"]
     write_text_atomic(written[0], frame.to_csv(index=False))
-    summary = pd.DataFrame([{k: r.get(k) for k in SUMMARY_COLUMNS} for r in results["experiments"]])
-    write_text_atomic(written[1], summary.to_csv(index=False))
-    groups = pd.DataFrame([_group_csv_row(g) for g in results["groups"]])
-    write_text_atomic(written[2], groups.to_csv(index=False))
+    write_text_atomic(written[1], summary_frame(results, keys).to_csv(index=False))
+    write_text_atomic(written[2], groups_frame(results, keys).to_csv(index=False))
     write_json_atomic(written[3], results)
     if importlib.util.find_spec("pyarrow") is not None:
         buffer = io.BytesIO()
@@ -55,13 +67,44 @@ def write_tables(collection: Collection, results: dict[str, Any], out: Path) -> 
     return written
 
 
-def _group_csv_row(group: dict[str, Any]) -> dict[str, Any]:
-    """A group row flattened for groups.csv: lists joined with ", ", excluded runs as ``run (state: reason)`` joined
-    with "; "."""
-    row = {k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in group.items() if k != "excluded"}
-    if "excluded" in group:
-        row["excluded"] = "; ".join(f"{e['run_id']} ({e['state']}: {e['reason']})" for e in group["excluded"])
-    return row
+def summary_frame(results: dict[str, Any], keys: list[str]) -> pd.DataFrame:
+    """``summary.csv``: one row per run of ``results["experiments"]``, a column per grid key after ``group``."""
+    at, experiments = SUMMARY_COLUMNS.index("group") + 1, results["experiments"]
+    columns = [*SUMMARY_COLUMNS[:at], *keys, *SUMMARY_COLUMNS[at:]]
+    rows = [{**{k: r.get(k) for k in SUMMARY_COLUMNS}, **_point_columns(r.get("point"), keys)} for r in experiments]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def groups_frame(results: dict[str, Any], keys: list[str]) -> pd.DataFrame:
+    """``groups.csv``: one row per group of ``results["groups"]``, a column per grid key after ``group`` (the values
+    its runs share), intervals as ``<name>_low``/``<name>_high`` numbers."""
+    points = group_points(results["experiments"])
+    rows = []
+    for group in results["groups"]:
+        row = flat_csv_row({k: v for k, v in group.items() if k != "excluded"})
+        row = {"group": row.pop("group"), **_point_columns(points.get(group["group"]), keys), **row}
+        if "excluded" in group:
+            row["excluded"] = "; ".join(f"{e['run_id']} ({e['state']}: {e['reason']})" for e in group["excluded"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def flat_csv_row(row: dict[str, Any], sep: str = ", ") -> dict[str, Any]:
+    """A JSON row made flat for a CSV: an interval (a ``*_ci`` key holding ``[low, high]``) becomes two numeric
+    columns ``*_ci_low`` and ``*_ci_high``; any other list is joined with ``sep``."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        if key.endswith("_ci") and isinstance(value, (list, tuple)) and len(value) == 2:
+            flat[f"{key}_low"], flat[f"{key}_high"] = value
+        elif isinstance(value, (list, tuple)):
+            flat[key] = sep.join(map(str, value))
+        else:
+            flat[key] = value
+    return flat
+
+
+def _point_columns(point: dict[str, Any] | None, keys: list[str]) -> dict[str, Any]:
+    return {key: (point or {}).get(key) for key in keys}
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -116,13 +159,17 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
             f"{_fmt(g['max'])} ({g['max_seed']})",
         )
     console.print(groups)
-    failed = [r for r in results["experiments"] if r["status"] == "failed"]
-    for r in failed:
-        console.print(f"[red]failed[/red] {r['run_id']} (seed {r['seed']}): {r['error']}", highlight=False)
+    logs = {r["run_id"]: (r.get("console_logs") or [None])[0] for r in results["experiments"]}
+    for r in (r for r in results["experiments"] if r["status"] == "failed"):
+        console.print(
+            f"[red]failed[/red] {escape(str(r['run_id']))} (seed {r['seed']}): {escape(str(r['error']))}"
+            + failure_markup(r["error"], None, logs[r["run_id"]]),
+            highlight=False,
+        )
     for g in results["groups"]:  # the failed ones are named just above
         for e in (e for e in g.get("excluded", []) if e["state"] != "failed"):
             console.print(
-                f"[yellow]not in group statistics[/yellow] {e['run_id']} (seed {e['seed']}, {e['state']}): "
-                f"{e['reason']}",
+                f"[yellow]not in group statistics[/yellow] {escape(str(e['run_id']))} (seed {e['seed']}, "
+                f"{e['state']}): {escape(str(e['reason']))}" + failure_markup(e["reason"], None, logs.get(e["run_id"])),
                 highlight=False,
             )

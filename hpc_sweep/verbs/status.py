@@ -7,19 +7,22 @@ import os
 import socket
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hpc_sweep.errors import UsageError
 from hpc_sweep.launch.base import launcher_for
 from hpc_sweep.logs.console import LogScan, scan_log
 from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest
+from hpc_sweep.records import read_record
 from hpc_sweep.report.console import make_console
+from hpc_sweep.report.failures import failure_markup
 from hpc_sweep.runstate import FINISHED, IN_FLIGHT, RunState, parse_state, style
 
 #: A local sweep with no live job is still starting runs while it wrote something this recently (seconds).
@@ -41,12 +44,14 @@ def _elapsed(run: dict[str, Any]) -> str:
 
 @dataclass
 class StatusView:
-    """One look at a sweep: its table, its state counts, and whether anything may still change by itself."""
+    """One look at a sweep: its table, its state counts, whether anything may still change by itself, and why each
+    failed run failed (its reason, the log line that tells, its log's path: console markup, one entry per run)."""
 
     table: Table
     counts: Counter[str]
     total: int
     in_progress: bool
+    failures: list[str] = field(default_factory=list)
 
 
 def status_table(sweep_dir: Path) -> StatusView:
@@ -59,6 +64,7 @@ def status_table(sweep_dir: Path) -> StatusView:
     for column in ("run", "seed", "group", "state", "attempt", "iteration", "mean reward", "elapsed", "reason"):
         table.add_column(column, overflow="fold")
     counts: Counter[str] = Counter()
+    failures: list[str] = []
     for run in sweep.runs:
         state = parse_state(run.get("state"))
         counts[state.value] += 1
@@ -78,10 +84,22 @@ def status_table(sweep_dir: Path) -> StatusView:
             _elapsed(run),
             run.get("reason") or "",
         )
+        if state is RunState.FAILED:
+            failures.append(_failure(sweep, run, scan))
     in_progress = _in_progress(sweep, launcher.runs_here)
     with contextlib.suppress(OSError, TimeoutError):
         refresh_manifest(sweep)
-    return StatusView(table, counts, len(sweep.runs), in_progress)
+    return StatusView(table, counts, len(sweep.runs), in_progress, failures)
+
+
+def _failure(sweep: Sweep, run: dict[str, Any], scan: LogScan) -> str:
+    """A failed run's reason, the log line that tells (from its record's last lines, else the log's end) and the
+    path of its ``train.log``."""
+    record = read_record(sweep.layout, run["run_id"]) or {}
+    train_log = sweep.layout.train_log(run["run_id"])
+    reason = run.get("reason") or "no reason recorded"
+    details = failure_markup(reason, record.get("last_lines") or scan.tail, train_log if train_log.is_file() else None)
+    return f"[red]failed[/red] {escape(run['run_id'])} (seed {run.get('seed')}): {escape(reason)}{details}"
 
 
 def _in_progress(sweep: Sweep, runs_here: bool) -> bool:
@@ -147,6 +165,8 @@ def show_status(sweep_dir: Path, console: Console | None = None, watch: float | 
     if watch is None:
         view = status_table(sweep_dir)
         console.print(view.table)
+        for failure in view.failures:
+            console.print(failure, highlight=False)
         console.print(_counts_line(view.counts), highlight=False)
         return view.counts.get(RunState.COMPLETED, 0) == view.total
     if not watch > 0 or watch == float("inf"):
@@ -157,7 +177,7 @@ def show_status(sweep_dir: Path, console: Console | None = None, watch: float | 
     with Live(console=console, auto_refresh=False) as live:
         while True:
             view = status_table(sweep_dir)
-            lines = [view.table, _counts_line(view.counts)]
+            lines = [view.table, *view.failures, _counts_line(view.counts)]
             ended = sum(n for state, n in view.counts.items() if state in FINISHED)
             if not view.in_progress and ended < view.total:
                 lines.append(f"no run is in progress any more; {view.total - ended} run(s) did not end")

@@ -17,6 +17,7 @@ from hpc_sweep.analyse.compare import (
     form_groups,
     learning_curves,
     performance_profiles,
+    pooling_warnings,
 )
 from hpc_sweep.analyse.stats import bootstrap_ci, iqm
 from hpc_sweep.analyse.verdict import compare_groups
@@ -150,3 +151,35 @@ def test_learning_curves_leave_out_groups_without_the_metric() -> None:
     assert bands["base_a"].num_runs == 3  # a5 logged no reward
     np.testing.assert_allclose(bands["base_a"].centre, np.arange(10) + 1.0, atol=EXACT)  # mean of starts 0, 1, 2
     assert learning_curves(groups, "entropy") == {}
+
+
+def test_groups_that_pool_grid_points_or_iteration_counts_are_warned_about() -> None:
+    """Two sweep dirs that each hold a 2-point grid: each group pools two configurations, and the comparison says so
+    (in the document and on the terminal); one sweep split by its only grid key pools nothing."""
+    from rich.console import Console
+
+    from hpc_sweep.report.comparison import print_comparison
+
+    def grid_sweep(name: str, start: float) -> tuple[Path, Collection]:
+        runs = [make_run(f"{name}{i}", i, "completed", start + i, {"lr": lr}) for i, lr in enumerate([1, 2, 1, 2])]
+        return Path(f"/sweeps/{name}"), Collection(Path(f"/sweeps/{name}"), runs, [])
+
+    groups = form_groups([grid_sweep("a", 0.0), grid_sweep("b", 1.0)], None, "mean_reward", 0.2)
+    document = compare(groups, "mean_reward", 0.2)
+    assert len(document["warnings"]) == 2
+    assert document["warnings"][0].startswith("group a pools 2 grid points (lr=1; lr=2)")
+    assert pooling_warnings(groups) == document["warnings"]
+    console = Console(record=True, width=300)
+    print_comparison(document, console)
+    assert f"warning: {document['warnings'][1]}" in console.export_text()
+
+    assert compare(form_groups(one_grid_sweep(), "lr", "mean_reward", 0.2), "mean_reward", 0.2)["warnings"] == []
+
+    path, collection = two_sweeps()[0]
+    for run, planned in zip(collection.runs, [100, 100, 100, 200, 100], strict=True):
+        run.source.info["max_iterations"] = planned
+    (short, long) = form_groups([(path, collection), two_sweeps()[1]], None, "mean_reward", 0.2)
+    assert pooling_warnings([short, long]) == [
+        "group base_a pools runs of different lengths (100, 200 iterations): their final scores come from different "
+        "stages of training"
+    ]

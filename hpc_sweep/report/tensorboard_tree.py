@@ -1,0 +1,176 @@
+"""``tensorboard/``: every run's TensorBoard files under the names users think of, ``<group>/seed<k>``.
+
+``tensorboard --logdir <sweep>/tensorboard`` then shows one curve per seed per group, named ``<group>/seed<k>``,
+however the training named its run dirs (Isaac Lab's ``<timestamp>_<run_name>``, BALLU's
+``<common_folder>/seed_<seed>``) and wherever they are (the sweep dir, ``$ISAACLAB_PATH/logs``)::
+
+    tensorboard -> .tensorboard-<random>          a relative link, replaced atomically by each collect
+    .tensorboard-<random>/
+        .hpc_sweep_tensorboard_view               marks the tree as ours (the collector never reads it as runs)
+        <group>/seed<k> -> <run dir>              a run with one dir: a link to it (new points show live)
+        <group>/seed<k>/events.out.tfevents.* -> <attempt dir>/events.out.tfevents.*
+                                                  a run with several attempts' dirs: one link per event file
+
+How TensorBoard reads this: every directory holding event files is one run, named by its path relative to the
+logdir, and links to directories and files are followed (by its Python loader and by its Rust data server alike).
+A link per attempt dir (``seed1/attempt1``, ``seed1/attempt2``) would be two runs, two curves for one seed; one
+directory holding the links to every attempt's event files is one run. TensorBoard reads a run's files in name order,
+and event file names begin with their writer's start time, so in attempt order. A resumed attempt redoes the
+iterations after its checkpoint; TensorBoard's data server (its default loader, ``tensorboard-data-server``) drops
+the earlier points of a step that comes again ("preemption"), so the curve is the stitched one ``collect`` reads,
+while the Python loader (``--load_fast=false``) keeps both and draws the redone stretch twice. Such a run shows the
+event files its attempts had at collect time; the next collect adds newer ones.
+
+Names: a run without a seed is ``run_<run_id>``; a second run of one group with the same seed gets ``seed<k>_2``;
+names are made single path components. Links are relative where the target lies inside the directory that holds
+``tensorboard/`` (a sweep dir can be moved or copied, see the README's Safety section), absolute otherwise.
+
+Rebuilt on every collect, atomically: the new tree is written into a fresh hidden directory, then the
+``tensorboard`` link is replaced by a rename, then the tree it pointed to is removed. Only what is ours is removed
+(links, our marker, the directories that held them): a ``tensorboard`` that is not our link (a directory the user
+made) is left alone, with a warning, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hpc_sweep.collect.discover import TENSORBOARD_VIEW_MARKER, RunSource
+from hpc_sweep.collect.tfevents import iter_event_files
+
+VIEW_NAME = "tensorboard"
+_TREE_PREFIX = ".tensorboard-"
+_STALE_S = 3600.0  # a tree of ours left behind by an interrupted collect is removed once it is this old
+
+
+@dataclass
+class TensorboardTree:
+    """What :func:`write_tensorboard_tree` did: the logdir to give TensorBoard (None when nothing was written)."""
+
+    logdir: Path | None
+    runs: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def write_tensorboard_tree(runs: Iterable[RunSource], base: Path) -> TensorboardTree:
+    """(Re)build ``<base>/tensorboard`` for ``runs`` (see the module docstring); runs without a run dir are left out."""
+    base = Path(base)
+    link = base / VIEW_NAME
+    previous, problem = _our_tree(link)
+    if problem:
+        return TensorboardTree(None, warnings=[problem])
+    fresh = Path(tempfile.mkdtemp(prefix=_TREE_PREFIX, dir=base))
+    try:
+        count = _fill(fresh, runs, Path(os.path.realpath(base)))
+        swap = base / f".{VIEW_NAME}.link{fresh.name}"
+        os.symlink(fresh.name, swap)
+        os.replace(swap, link)
+    except BaseException:
+        _remove_ours(fresh)
+        raise
+    if previous is not None and previous != fresh:
+        _remove_ours(previous)
+    _remove_stale(base, keep=fresh)
+    return TensorboardTree(link, runs=count)
+
+
+def _our_tree(link: Path) -> tuple[Path | None, str | None]:
+    """The tree ``link`` points to now (None when there is none yet), or why ``link`` is not ours to replace."""
+    if not link.is_symlink():
+        if link.exists():
+            return None, f"{link} exists and was not written by hpc-sweep: left as it is, no TensorBoard views written"
+        return None, None
+    target = link.parent / os.readlink(link)
+    if target.parent == link.parent and target.name.startswith(_TREE_PREFIX):
+        return (target if (target / TENSORBOARD_VIEW_MARKER).is_file() else None), None
+    return None, f"{link} links to {os.readlink(link)}, not to views of ours: left as it is, no views written"
+
+
+def _fill(tree: Path, runs: Iterable[RunSource], real_base: Path) -> int:
+    """Write the marker and one entry per run with run dirs; returns how many runs got one."""
+    (tree / TENSORBOARD_VIEW_MARKER).write_text(
+        "TensorBoard views of this sweep's runs, rebuilt by `hpc-sweep collect`; anything else here is left alone.\n",
+        encoding="utf-8",
+    )
+    taken: set[tuple[str, str]] = set()
+    count = 0
+    for run in runs:
+        dirs = _distinct_dirs(run.log_dirs)
+        if not dirs:
+            continue
+        group = _component(run.group or "runs")
+        label = _component(f"seed{run.seed}" if run.seed is not None else f"run_{run.run_id}")
+        name, n = label, 1
+        while (group, name) in taken:
+            n += 1
+            name = f"{label}_{n}"
+        taken.add((group, name))
+        entry = tree / group / name
+        entry.parent.mkdir(exist_ok=True)
+        if len(dirs) == 1:
+            _link(dirs[0], entry, real_base)
+        else:
+            entry.mkdir()
+            for attempt, run_dir in enumerate(dirs, start=1):
+                for event_file in iter_event_files(run_dir):
+                    target = entry / event_file.name
+                    if target.is_symlink():  # two attempts' files of one name: keep both, in attempt order
+                        target = entry / f"{event_file.name}.attempt{attempt}"
+                    _link(event_file, target, real_base)
+        count += 1
+    return count
+
+
+def _link(target: Path, link: Path, real_base: Path) -> None:
+    """``link`` -> ``target``: relative when the target lies inside ``real_base``, else absolute."""
+    real = Path(os.path.realpath(target))
+    if real.is_relative_to(real_base):
+        os.symlink(os.path.relpath(real, os.path.realpath(link.parent)), link)
+    else:
+        os.symlink(real, link)
+
+
+def _distinct_dirs(log_dirs: Iterable[Path]) -> list[Path]:
+    """The run's existing dirs in attempt order, each once (BALLU's attempts share one)."""
+    seen: dict[str, Path] = {}
+    for log_dir in log_dirs:
+        if Path(log_dir).is_dir():
+            seen.setdefault(os.path.realpath(log_dir), Path(log_dir))
+    return list(seen.values())
+
+
+def _component(name: str) -> str:
+    """``name`` as one path component: separators and NUL replaced, never empty, ``.`` or ``..``."""
+    cleaned = name.replace(os.sep, "_").replace("\0", "_").strip()
+    return "_" if cleaned in ("", ".", "..") else cleaned
+
+
+def _remove_ours(tree: Path) -> None:
+    """Remove a tree of ours: links, our marker and the directories they leave empty. Anything else stays."""
+    for current, dirs, files in os.walk(tree, topdown=False):
+        for name in [*dirs, *files]:
+            path = Path(current) / name
+            if path.is_symlink() or (name == TENSORBOARD_VIEW_MARKER and path.is_file()):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        with contextlib.suppress(OSError):
+            os.rmdir(current)
+
+
+def _remove_stale(base: Path, keep: Path) -> None:
+    """Trees of ours that an interrupted collect left behind (not linked, and old: never a running collect's)."""
+    linked = os.path.realpath(base / VIEW_NAME)
+    for candidate in base.glob(f"{_TREE_PREFIX}*"):
+        if candidate == keep or os.path.realpath(candidate) == linked or candidate.is_symlink():
+            continue
+        if not (candidate / TENSORBOARD_VIEW_MARKER).is_file():
+            continue
+        with contextlib.suppress(OSError):
+            if time.time() - candidate.stat().st_mtime > _STALE_S:
+                _remove_ours(candidate)
