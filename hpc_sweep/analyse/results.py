@@ -165,34 +165,6 @@ def exclusion_reason(record: dict[str, Any]) -> str | None:
     return NO_REWARD_DATA if not record.get("reward_progression") else "no finite reward value"
 
 
-@dataclass(frozen=True)
-class FinalValues:
-    """The last logged value of a metric for each run that logged it, and their mean (NaN for none).
-
-    ``groups``, ``seeds``: one entry per such run, groups in the order given; ``values``: shape ``(num_runs,)``.
-    """
-
-    groups: list[str]
-    seeds: list[Any]
-    values: np.ndarray
-    mean: float
-
-
-def final_values(groups: dict[str, list[RunData]], metric: str = RESULT_METRIC) -> FinalValues:
-    """Each run's last value of ``metric`` (its "final reward" in the seed script's bar chart), group by group."""
-    names, seeds, values = [], [], []
-    for name, runs in groups.items():
-        for run in runs:
-            series = run.metric(metric)
-            if series is None or not series[1].size:
-                continue
-            names.append(name)
-            seeds.append(run.source.seed)
-            values.append(float(series[1][-1]))
-    array = np.asarray(values, dtype=np.float64)
-    return FinalValues(names, seeds, array, float(array.mean()) if array.size else float("nan"))
-
-
 def group_points(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each group's grid point: the ``point`` values its run records share (a key whose value differs between runs
     of one group is left out: the group pools several points), groups in first-seen order."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpc_sweep.analyse.results import final_values, group_results, run_results, runs_by_group
+from hpc_sweep.analyse.results import group_results, run_results
 from hpc_sweep.analyse.stats import iqm
 from hpc_sweep.collect.discover import RunSource
 from hpc_sweep.collect.results import Collection, RunData
@@ -105,14 +105,3 @@ def test_a_run_whose_reward_is_never_finite_is_listed_too() -> None:
 
 def test_the_excluded_states_are_every_state_but_completed_and_unknown() -> None:
     assert {str(s) for s in EXCLUDED_FROM_STATS} == {s.value for s in RunState} - {"completed", "unknown"}
-
-
-def test_final_values_are_each_runs_last_value_and_their_mean() -> None:
-    groups = runs_by_group(collection().runs)
-    assert list(groups) == ["a", "b", "c", "d"]
-    finals = final_values(groups)
-    assert finals.groups == ["a", "a", "a", "a", "b", "b", "c"] and finals.seeds == [1, 2, 3, 4, 1, 2, 1]
-    assert finals.values.tolist() == [19.0, 21.0, 23.0, 119.0, 20.0, 69.0, 20.0]
-    assert finals.mean == pytest.approx((19 + 21 + 23 + 119 + 20 + 69 + 20) / 7, abs=EXACT)
-    empty = final_values({"d": groups["d"]})
-    assert empty.values.size == 0 and np.isnan(empty.mean)
