@@ -91,6 +91,9 @@ class JobRequest:
     layout: str
     gpu: str | None = None
     echo: bool = False
+    #: Variables the training gets on top of the job's environment, planned once and recorded in the manifest
+    #: (``resubmit`` rebuilds them from there): W&B's run identity, see :func:`hpc_sweep.plan.wandb_env`.
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def seed(self) -> int:

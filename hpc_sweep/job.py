@@ -27,6 +27,10 @@ from hpc_sweep.records import now_iso, read_record, update_partial_results, writ
 from hpc_sweep.runstate import RunState, classify_exit
 
 _KILL_GRACE_S = 15.0
+#: Planned variables a user's own export keeps: a W&B group chosen on purpose (several sweeps in one group). The run's
+#: W&B identity (WANDB_RUN_ID, WANDB_NAME, WANDB_RESUME) is always its own: one exported value for every run would
+#: merge all seeds into one W&B run.
+_USER_MAY_KEEP = frozenset({"WANDB_RUN_GROUP"})
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
@@ -199,6 +203,7 @@ class TrainingJob:
         env.setdefault("GIT_PYTHON_REFRESH", "quiet")
         if request.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = request.gpu
+        apply_planned_env(env, request.env)
         scan = self._scan = LogScan()
         with open(log_path, "ab", buffering=0) as log:
             header = f"=== hpc_sweep run {request.run_id} attempt {attempt} on {socket.gethostname()} at {now_iso()}\n"
@@ -307,6 +312,15 @@ def stop_for_requeue(jobs: list[TrainingJob]) -> None:
         _stop_group(process, signal.SIGKILL)
     for job in claimed:
         job._record_requeue()
+
+
+def apply_planned_env(env: dict[str, str], planned: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Add the run's planned variables (its W&B identity, see :func:`hpc_sweep.plan.wandb_env`) to ``env``, the
+    training's environment; a variable the user exported wins only where :data:`_USER_MAY_KEEP` says so."""
+    for key, value in planned:
+        if not (key in _USER_MAY_KEEP and env.get(key)):
+            env[key] = value
+    return env
 
 
 def _prepare_child() -> None:

@@ -3,7 +3,11 @@
 Layouts understood: Isaac Lab ``logs/rsl_rl/<experiment>/<timestamp>_<run_name>/``, BALLU
 ``logs/rsl_rl/<experiment>/<common_folder>/seed_<seed>/``, and any directory holding ``events.out.tfevents.*``
 files, an RSL-RL console log or a ``summaries.txt``. Resumed Isaac Lab runs (a new timestamped directory per
-attempt, ``resume: True`` in ``params/agent.yaml``) are joined to the run they continue.
+attempt, ``resume: True`` in ``params/agent.yaml``) are joined to the run they continue. A console log found outside
+every run dir (a Slurm job log ``slurm-123_4.out`` beside the tree) is added to the run it belongs to (its
+``console_logs``: matched by the run dir it names, else by identical rewards, see :mod:`hpc_sweep.collect.job_logs`);
+only a log that belongs to no run found becomes a run of its own (console only). The ``tensorboard/`` views that
+``collect`` writes (:data:`TENSORBOARD_VIEW_MARKER`) are never read as runs.
 
 A sweep's records keep the paths inside the sweep dir relative to it, and its manifest is read where the sweep is now
 (:func:`hpc_sweep.manifest.load_sweep`), so a copied or moved sweep reads its own files; a recorded log dir that no
@@ -24,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpc_sweep.collect.job_logs import JobLogMatcher
 from hpc_sweep.errors import UsageError
-from hpc_sweep.logs.console import scan_log
 from hpc_sweep.logs.layouts import group_of, infer_seed, read_agent_params, run_key
 from hpc_sweep.manifest import is_sweep_dir, load_sweep
 from hpc_sweep.runstate import RunState
@@ -36,6 +40,8 @@ SUMMARIES = "summaries.txt"
 RunStates = Mapping[str, tuple[str | None, str | None]]
 _CONSOLE_MARK = b"Learning iteration"
 _LOG_SUFFIXES = (".log", ".out", ".txt", ".err")
+#: The file that marks a directory of TensorBoard views written by ``collect`` (links to run dirs, never runs).
+TENSORBOARD_VIEW_MARKER = ".hpc_sweep_tensorboard_view"
 
 
 @dataclass
@@ -129,6 +135,9 @@ def scan_tree(root: Path) -> list[RunSource]:
         seen.add(real)
         dirs.sort()
         here = Path(current)
+        if TENSORBOARD_VIEW_MARKER in files:  # our links to runs found elsewhere in the tree, or outside it
+            dirs.clear()
+            continue
         regular = []
         for name in sorted(files):
             why = _not_a_file(here / name)
@@ -157,14 +166,20 @@ def scan_tree(root: Path) -> list[RunSource]:
             console_logs=[p for p in sorted(run_dir.iterdir()) if _is_console_log(p)],
         )
     result = list(runs.values())
+    matcher = JobLogMatcher(list(result))
     for log in stray_logs:
-        owner = _run_of_log(log, result)
-        if owner is not None:  # a job log of a run whose directory we found: its console output, not another run
-            owner.console_logs.append(log)
+        found = matcher.owner(log)
+        if found.run is not None:  # a job log of a run whose directory we found: its console output, not another run
+            found.run.console_logs.append(log)
             continue
+        seed = infer_seed(log)
         result.append(
             RunSource(
-                run_id=str(log.relative_to(root)), seed=infer_seed(log), group=log.parent.name, console_logs=[log]
+                run_id=str(log.relative_to(root)),
+                seed=found.seed if seed is None else seed,
+                group=log.parent.name,
+                console_logs=[log],
+                warnings=[found.warning] if found.warning else [],
             )
         )
     for path, why in skipped:
@@ -174,20 +189,6 @@ def scan_tree(root: Path) -> list[RunSource]:
         if owner is not None:
             owner.warnings.append(f"{path}: {why}")
     return result
-
-
-def _run_of_log(log: Path, runs: list[RunSource]) -> RunSource | None:
-    """The run whose directory a job log names in Isaac Lab's ``Logging experiment`` / ``Exact experiment name``
-    lines (matched by experiment and timestamped directory name, so copied or moved trees still match)."""
-    scan = scan_log(log)
-    if not scan.log_root or not scan.exact_name:
-        return None
-    experiment = Path(scan.log_root).name
-    for run in runs:
-        for log_dir in run.log_dirs:
-            if log_dir.parent.name == experiment and log_dir.name.startswith(scan.exact_name):
-                return run
-    return None
 
 
 def _not_a_file(path: Path) -> str | None:

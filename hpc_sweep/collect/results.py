@@ -212,7 +212,10 @@ def _infer_status(data: RunData) -> None:
         if source.status in (RunState.FAILED, RunState.CANCELLED) and not source.error:
             source.error = next(filter(None, (_last_failure(log) for log in source.console_logs)), None)
         return
-    reason = next(filter(None, (_last_failure(log) for log in source.console_logs)), None)
+    # A run's job logs are its attempts: only the newest one's failure says how the run ended (an earlier attempt's
+    # traceback, resumed afterwards, does not).
+    newest_log = max(source.console_logs, key=_mtime, default=None)
+    reason = _last_failure(newest_log) if newest_log is not None else None
     if reason:
         source.status, source.error = RunState.FAILED, reason
         return

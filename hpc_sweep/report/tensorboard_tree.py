@@ -65,14 +65,21 @@ def write_tensorboard_tree(runs: Iterable[RunSource], base: Path) -> Tensorboard
     previous, problem = _our_tree(link)
     if problem:
         return TensorboardTree(None, warnings=[problem])
-    fresh = Path(tempfile.mkdtemp(prefix=_TREE_PREFIX, dir=base))
+    try:
+        fresh = Path(tempfile.mkdtemp(prefix=_TREE_PREFIX, dir=base))
+    except OSError as error:
+        return TensorboardTree(None, warnings=[f"TensorBoard views not written in {base}: {error}"])
+    swap = base / f".{VIEW_NAME}.link{fresh.name}"
     try:
         count = _fill(fresh, runs, Path(os.path.realpath(base)))
-        swap = base / f".{VIEW_NAME}.link{fresh.name}"
         os.symlink(fresh.name, swap)
         os.replace(swap, link)
-    except BaseException:
+    except BaseException as error:
         _remove_ours(fresh)
+        with contextlib.suppress(OSError):
+            os.unlink(swap)
+        if isinstance(error, OSError):  # a filesystem without links, a full disk: the results are written anyway
+            return TensorboardTree(None, warnings=[f"TensorBoard views not written in {base}: {error}"])
         raise
     if previous is not None and previous != fresh:
         _remove_ours(previous)

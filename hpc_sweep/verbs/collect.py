@@ -6,6 +6,7 @@ collector as the runs' states: the collector itself never asks a scheduler.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from rich.console import Console
@@ -18,6 +19,7 @@ from hpc_sweep.report.console import make_console
 from hpc_sweep.report.figures import plot_training_analysis
 from hpc_sweep.report.json_results import build_training_results
 from hpc_sweep.report.tables import print_summary, write_tables
+from hpc_sweep.report.tensorboard_tree import write_tensorboard_tree
 
 
 def run_states(path: Path) -> dict[str, tuple[str, str | None]] | None:
@@ -45,4 +47,10 @@ def collect_sweep(path: Path, output_dir: Path | None, console: Console | None =
     figure = plot_training_analysis(collection, out / "training_analysis.png")
     print_summary(results, console)
     console.print(f"results: {', '.join(str(p) for p in [*written, figure])}", highlight=False)
+    if output_dir is not None or is_sweep_dir(path):  # a foreign log tree gets views only where the user says
+        views = write_tensorboard_tree((run.source for run in collection.runs), out)
+        for warning in views.warnings:
+            console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        if views.logdir is not None:
+            console.print(f"tensorboard --logdir {shlex.quote(str(views.logdir))}", highlight=False, markup=False)
     return collection

@@ -85,7 +85,10 @@ def test_world_with_a_script_that_has_no_world_flag_is_refused(monkeypatch: pyte
 def test_apptainer_profile_fills_its_image_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ISAACLAB_SIF", "/images/isaac lab.sif")
     argv = build_command(one_run(task="Isaac-X"), load_profile("isaaclab_apptainer"), SWEEP, "python").argv
-    assert argv[:6] == ("apptainer", "exec", "--nv", "--bind", str(SWEEP), "/images/isaac lab.sif")
+    assert argv[:9] == (
+        "python", "-m", "hpc_sweep.launch.apptainer", "--bind", str(SWEEP), "/images/isaac lab.sif", "--",
+        "/workspace/isaaclab/isaaclab.sh", "-p",
+    )  # fmt: skip
 
 
 def test_unknown_profile_keys_list_the_valid_ones() -> None:

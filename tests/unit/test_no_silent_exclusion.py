@@ -4,6 +4,7 @@ about. Real rsl-rl-lib 5.5.1 logs (tests/fixtures/rsl_rl_logs) stand in for a ru
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -163,3 +164,16 @@ def test_a_foreign_run_is_failed_by_its_last_attempt_only(tmp_path: Path) -> Non
     assert run.source.status == "failed" and run.source.error == "Python exception: KeyboardInterrupt"
     run = read_run(_source(tmp_path, "unknown", ITERS + CRASH))  # no headers: one attempt
     assert run.source.status == "failed"
+
+
+def test_an_earlier_job_logs_traceback_does_not_fail_a_foreign_run_its_later_attempt_completed(tmp_path: Path) -> None:
+    """Job logs of a foreign tree are a run's attempts: only the newest one says how the run ended."""
+    first, second = tmp_path / "slurm-1_0.out", tmp_path / "slurm-2_0.out"
+    first.write_text("Learning iteration 0/10\nTraceback (most recent call last):\nRuntimeError: node died\n")
+    second.write_text("".join(f"Learning iteration {i}/10\n Mean reward: {i}.0\n" for i in range(10)))
+    os.utime(first, (1_000_000, 1_000_000))  # the failed attempt is the older log
+    source = RunSource(run_id="r", seed=1, group="g", console_logs=[second, first])
+    run = read_run(source)
+    assert run.source.status != "failed" and run.source.error is None
+    first.write_text(first.read_text())  # now the traceback is the newest word on the run
+    assert read_run(RunSource(run_id="r", seed=1, group="g", console_logs=[second, first])).source.status == "failed"
