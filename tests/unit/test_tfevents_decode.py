@@ -6,7 +6,6 @@ so the vectorised template path and the protobuf slow path must agree with it po
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,20 +19,8 @@ from tests.unit.tfevents_support import (
     assert_same_as_reference,
     frame_record,
     random_event,
-    shared_torch_run,
     tensor_value,
 )
-
-
-@pytest.fixture(scope="module")
-def torch_run_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_torch_run(tmp_path_factory)
-
-
-@pytest.fixture
-def torch_run(torch_run_master: Path, tmp_path: Path) -> Path:
-    """A private copy, for tests that damage the file."""
-    return Path(shutil.copytree(torch_run_master, tmp_path / "run"))
 
 
 def test_new_style_tensor_scalars_float_and_double(torch_run: Path) -> None:

@@ -7,7 +7,6 @@ give a warning and no data, never an exception.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,20 +18,8 @@ from tests.unit.tfevents_support import (
     assert_same_as_reference,
     frame_record,
     random_event,
-    shared_torch_run,
     walk_records,
 )
-
-
-@pytest.fixture(scope="module")
-def torch_run_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_torch_run(tmp_path_factory)
-
-
-@pytest.fixture
-def torch_run(torch_run_master: Path, tmp_path: Path) -> Path:
-    """A private copy, for tests that damage the file."""
-    return Path(shutil.copytree(torch_run_master, tmp_path / "run"))
 
 
 @pytest.mark.parametrize("cut", [1, 3, 4, 5, 12, 20, 30])

@@ -6,11 +6,9 @@ Expected values come from ``EventAccumulator`` (every point kept) or from the re
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 from tensorboard.compat.proto import event_pb2
 from torch.utils.tensorboard import SummaryWriter
 
@@ -22,19 +20,7 @@ from tests.unit.tfevents_support import (
     assert_same_as_accumulator,
     assert_same_as_reference,
     frame_record,
-    shared_torch_run,
 )
-
-
-@pytest.fixture(scope="module")
-def torch_run_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_torch_run(tmp_path_factory)
-
-
-@pytest.fixture
-def torch_run(torch_run_master: Path, tmp_path: Path) -> Path:
-    """A private copy, for tests that damage the file."""
-    return Path(shutil.copytree(torch_run_master, tmp_path / "run"))
 
 
 def test_every_point_of_every_tag_equals_event_accumulator(torch_run: Path) -> None:
