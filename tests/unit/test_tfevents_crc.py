@@ -6,31 +6,18 @@ linearity check of template records against a plain ``crc32c`` of every record, 
 
 from __future__ import annotations
 
-import shutil
 import struct
 from pathlib import Path
 
 import crc32c
 import numpy as np
-import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 from hpc_sweep.collect.tfevents import iter_event_files, read_event_file
 from hpc_sweep.collect.tfevents.crc import mask, mask_array, tables
 from hpc_sweep.collect.tfevents.decode import assign_templates, decode_fast
 from hpc_sweep.collect.tfevents.framing import frame, read_buffer, word_views
-from tests.unit.tfevents_support import assert_same_as_reference, masked, reference, shared_torch_run, walk_records
-
-
-@pytest.fixture(scope="module")
-def torch_run_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_torch_run(tmp_path_factory)
-
-
-@pytest.fixture
-def torch_run(torch_run_master: Path, tmp_path: Path) -> Path:
-    """A private copy, for tests that damage the file."""
-    return Path(shutil.copytree(torch_run_master, tmp_path / "run"))
+from tests.unit.tfevents_support import assert_same_as_reference, masked, reference, walk_records
 
 
 def _crc0(data: bytes) -> int:
