@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import crc32c
 import numpy as np
@@ -20,19 +22,29 @@ from hpc_sweep.collect.tfevents.crc import HEADER_TABLE_SIZE, mask, tables
 PAD = 16  # zero bytes after the file's bytes, so fixed-width numpy reads near the end stay inside the buffer
 
 
-def read_buffer(path: Path) -> tuple[bytearray, int]:
-    """The file's bytes followed by ``PAD`` zero bytes, read straight into one buffer."""
+def read_buffer(path: Path, start: int = 0) -> tuple[bytearray, int]:
+    """The file's bytes from ``start`` on followed by ``PAD`` zero bytes, read straight into one buffer."""
     with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        buf = bytearray(size + PAD)
-        view = memoryview(buf)
-        got = 0
-        while got < size:
-            chunk = handle.readinto(view[got:size])
-            if not chunk:
-                break
-            got += chunk
-        del view
+        return read_handle(handle, start)
+
+
+def read_handle(handle: BinaryIO, start: int = 0) -> tuple[bytearray, int]:
+    """:func:`read_buffer` on a file already open: its bytes from ``start`` to the end it has now, then ``PAD`` zeros.
+
+    Taking an open file lets a caller check the file (``fstat``, a hash of the bytes before ``start``) and read its
+    new bytes through one handle, so a file replaced in between cannot mix two files' bytes.
+    """
+    size = max(os.fstat(handle.fileno()).st_size - start, 0)
+    handle.seek(start)
+    buf = bytearray(size + PAD)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        chunk = handle.readinto(view[got:size])
+        if not chunk:
+            break
+        got += chunk
+    del view
     if got < size:  # the file shrank while being read
         del buf[got:size]
     return buf, got
@@ -55,11 +67,32 @@ def _valid_headers(at: np.ndarray, u64: np.ndarray, u32: np.ndarray, n: int) -> 
     return inside & small & (u32[safe + 8] == tables().header[length]), length
 
 
+@dataclass
+class Framing:
+    """Where the records of a buffer are, and what ended the walk through them.
+
+    ``problem`` names byte offsets in the file (the buffer's offsets plus the ``base`` it was read from); ``damaged``
+    tells a CRC mismatch in a record header (the bytes are wrong) from a truncated record (a writer mid-write, whose
+    record a later read completes).
+    """
+
+    starts: np.ndarray  # int64 offsets in the buffer
+    lengths: np.ndarray  # int64 data lengths
+    problem: str | None
+    damaged: bool
+
+
 def frame(buf: bytearray, n: int, u64: np.ndarray, u32: np.ndarray) -> tuple[np.ndarray, np.ndarray, str | None]:
-    """Start and data length of every record with a valid header, in file order, plus the problem that ended it.
+    """Start and data length of every record with a valid header, in file order, plus the problem that ended it."""
+    found = frame_records(buf, n, u64, u32)
+    return found.starts, found.lengths, found.problem
+
+
+def frame_records(buf: bytearray, n: int, u64: np.ndarray, u32: np.ndarray, base: int = 0) -> Framing:
+    """Every record with a valid header in the buffer's ``n`` bytes, which start at file offset ``base``.
 
     Equivalent to the sequential walk (read a header, check its CRC, jump over the record), which takes over wherever
-    the vectorised chain breaks; on a clean file the walk never runs.
+    the vectorised chain breaks; on a clean file the walk never runs. The buffer must start at a record boundary.
     """
     # Header candidates: an aligned zero uint32 inside the header's zero run, the run ending at byte p + 7.
     words = np.frombuffer(buf, dtype=np.uint32, count=n // 4 + 1)
@@ -93,6 +126,7 @@ def frame(buf: bytearray, n: int, u64: np.ndarray, u32: np.ndarray) -> tuple[np.
     pieces: list[np.ndarray] = []
     walked: list[int] = []
     problem = None
+    damaged = False
     pos = 0
     unpack = struct.Struct("<QI").unpack_from
     while pos < n:
@@ -107,11 +141,12 @@ def frame(buf: bytearray, n: int, u64: np.ndarray, u32: np.ndarray) -> tuple[np.
             pos = int(ends[j])
             continue
         if n - pos < 12:
-            problem = f"truncated record header at byte {pos}"
+            problem = f"truncated record header at byte {base + pos}"
             break
         size, stored = unpack(buf, pos)
         if mask(crc32c.crc32c(bytes(buf[pos : pos + 8]))) != stored:
-            problem = f"CRC mismatch in the record header at byte {pos}"
+            problem = f"CRC mismatch in the record header at byte {base + pos}"
+            damaged = True
             break
         walked.append(pos)
         pos += size + 16
@@ -123,6 +158,6 @@ def frame(buf: bytearray, n: int, u64: np.ndarray, u32: np.ndarray) -> tuple[np.
         starts = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
         lengths = u64[starts].astype(np.int64)
     if pos > n:  # the last record runs past the end of the file
-        problem = f"truncated record at byte {int(starts[-1])} (file cut mid-record)"
+        problem = f"truncated record at byte {base + int(starts[-1])} (file cut mid-record)"
         starts, lengths = starts[:-1], lengths[:-1]
-    return starts, lengths, problem
+    return Framing(starts, lengths, problem, damaged)
