@@ -7,7 +7,8 @@ attempt, ``resume: True`` in ``params/agent.yaml``) are joined to the run they c
 every run dir (a Slurm job log ``slurm-123_4.out`` beside the tree) is added to the run it belongs to (its
 ``console_logs``: matched by the run dir it names, else by identical rewards, see :mod:`hpc_sweep.collect.job_logs`);
 only a log that belongs to no run found becomes a run of its own (console only). The ``tensorboard/`` views that
-``collect`` writes (:data:`TENSORBOARD_VIEW_MARKER`) are never read as runs.
+``collect`` writes (:data:`TENSORBOARD_VIEW_MARKER`), its cache (:data:`CACHEDIR_TAG`) and its ``metrics.parquet``
+are never read as runs.
 
 A sweep's records keep the paths inside the sweep dir relative to it, and its manifest is read where the sweep is now
 (:func:`hpc_sweep.manifest.load_sweep`), so a copied or moved sweep reads its own files; a recorded log dir that no
@@ -42,6 +43,11 @@ _CONSOLE_MARK = b"Learning iteration"
 _LOG_SUFFIXES = (".log", ".out", ".txt", ".err")
 #: The file that marks a directory of TensorBoard views written by ``collect`` (links to run dirs, never runs).
 TENSORBOARD_VIEW_MARKER = ".hpc_sweep_tensorboard_view"
+#: The file that marks a cache directory (https://bford.info/cachedir/: backup tools skip it too); the collect cache
+#: has one, and a tree walk never enters such a directory.
+CACHEDIR_TAG = "CACHEDIR.TAG"
+#: ``collect``'s own table of every point (a directory of Parquet files), never walked for runs.
+METRICS_DIR = "metrics.parquet"
 
 
 @dataclass
@@ -85,7 +91,7 @@ def runs_from_manifest(path: Path, states: RunStates | None = None) -> list[RunS
     for run in sweep.runs:
         if states and run["run_id"] in states:
             run["state"], run["reason"] = states[run["run_id"]]
-        log_dirs = [Path(p) for p in (run.get("log_dirs") or ([run["log_dir"]] if run.get("log_dir") else []))]
+        log_dirs = recorded_log_dirs(run)
         missing = [d for d in log_dirs if not d.is_dir()]
         train_log = sweep.layout.train_log(run["run_id"])
         runs.append(
@@ -117,6 +123,11 @@ def runs_from_manifest(path: Path, states: RunStates | None = None) -> list[RunS
     return runs
 
 
+def recorded_log_dirs(run: dict[str, Any]) -> list[Path]:
+    """The log dirs a sweep's run record names, in attempt order (existing or not)."""
+    return [Path(p) for p in (run.get("log_dirs") or ([run["log_dir"]] if run.get("log_dir") else []))]
+
+
 def scan_tree(root: Path) -> list[RunSource]:
     """Runs found by walking ``root``: directories with event files or summaries.txt, and stray console logs."""
     run_dirs: list[Path] = []
@@ -135,9 +146,10 @@ def scan_tree(root: Path) -> list[RunSource]:
         seen.add(real)
         dirs.sort()
         here = Path(current)
-        if TENSORBOARD_VIEW_MARKER in files:  # our links to runs found elsewhere in the tree, or outside it
+        if TENSORBOARD_VIEW_MARKER in files or CACHEDIR_TAG in files:  # our links to runs, or a cache
             dirs.clear()
             continue
+        dirs[:] = [name for name in dirs if name != METRICS_DIR]
         regular = []
         for name in sorted(files):
             why = _not_a_file(here / name)

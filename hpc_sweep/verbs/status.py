@@ -16,6 +16,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hpc_sweep.collect.discover import recorded_log_dirs
+from hpc_sweep.collect.event_cache import EventCache
+from hpc_sweep.collect.metrics import METRIC_TAGS
+from hpc_sweep.collect.tfevents import iter_event_files
 from hpc_sweep.errors import UsageError
 from hpc_sweep.launch.base import launcher_for
 from hpc_sweep.logs.console import LogScan, scan_log
@@ -27,6 +31,8 @@ from hpc_sweep.runstate import FINISHED, IN_FLIGHT, RunState, parse_state, style
 
 #: A local sweep with no live job is still starting runs while it wrote something this recently (seconds).
 _RECENT_S = 30.0
+#: The event tags that carry a run's mean reward, in order of preference.
+_REWARD_TAGS = METRIC_TAGS["mean_reward"]
 
 
 def _elapsed(run: dict[str, Any]) -> str:
@@ -54,12 +60,41 @@ class StatusView:
     failures: list[str] = field(default_factory=list)
 
 
-def status_table(sweep_dir: Path) -> StatusView:
+def reward_cache() -> EventCache:
+    """An in-memory cache of the reward tags' points: kept across ``--watch`` redraws, each reads only new bytes."""
+    return EventCache(None, tags=_REWARD_TAGS)
+
+
+def event_rewards(sweep: Sweep, cache: EventCache) -> dict[str, float]:
+    """Each run's mean reward at its latest step, from its event files (all attempts' log dirs), for the runs in
+    flight (running, requeued: the ones a ``--watch`` follows; a finished run's console log has its last value);
+    runs without event data for the reward are left out."""
+    rewards: dict[str, float] = {}
+    for run in sweep.runs:
+        if parse_state(run.get("state")) not in IN_FLIGHT:
+            continue
+        files = [path for log_dir in recorded_log_dirs(run) for path in iter_event_files(log_dir)]
+        if not files:
+            continue
+        scalars = cache.read(files).scalars
+        series = next((scalars[tag] for tag in _REWARD_TAGS if tag in scalars and scalars[tag].step.size), None)
+        if series is not None:
+            rewards[run["run_id"]] = float(series.value[-1])
+    return rewards
+
+
+def status_table(sweep_dir: Path, cache: EventCache | None = None) -> StatusView:
     """The sweep's per-run table (scheduler state merged in one sacct call), its state counts and whether any run
-    is still in progress (see :func:`_in_progress`)."""
+    is still in progress (see :func:`_in_progress`).
+
+    A running run's mean reward comes from its event files, else (and for every other run) from its console log's
+    tail. ``cache`` (from
+    :func:`reward_cache`) keeps what was read for the next call, so a redraw reads only what the files gained.
+    """
     sweep = load_sweep(Path(sweep_dir))
     launcher = launcher_for(sweep)
     launcher.refresh(sweep)
+    rewards = event_rewards(sweep, cache if cache is not None else reward_cache())
     table = Table(title=f"{sweep.layout.root} ({sweep.manifest.get('executor')})")
     for column in ("run", "seed", "group", "state", "attempt", "iteration", "mean reward", "elapsed", "reason"):
         table.add_column(column, overflow="fold")
@@ -72,7 +107,8 @@ def status_table(sweep_dir: Path) -> StatusView:
         scan = scan_log(train_log, max_bytes=16384) if train_log.is_file() else LogScan()  # never open a FIFO
         total = run.get("max_iterations") or scan.total_iterations
         iteration = "-" if scan.iteration is None else f"{scan.iteration + 1}/{total}"
-        reward = "-" if scan.last_mean_reward is None else f"{scan.last_mean_reward:.3f}"
+        mean_reward = rewards.get(run["run_id"], scan.last_mean_reward)
+        reward = "-" if mean_reward is None else f"{mean_reward:.3f}"
         table.add_row(
             run["run_id"],
             str(run.get("seed")),
@@ -162,8 +198,9 @@ def show_status(sweep_dir: Path, console: Console | None = None, watch: float | 
     """Print the sweep's table and counts (redrawn every ``watch`` seconds while a run is in progress, so it stops
     at once for a sweep that has already ended); True when every run completed."""
     console = console or make_console()
+    cache = reward_cache()
     if watch is None:
-        view = status_table(sweep_dir)
+        view = status_table(sweep_dir, cache)
         console.print(view.table)
         for failure in view.failures:
             console.print(failure, highlight=False)
@@ -176,7 +213,7 @@ def show_status(sweep_dir: Path, console: Console | None = None, watch: float | 
 
     with Live(console=console, auto_refresh=False) as live:
         while True:
-            view = status_table(sweep_dir)
+            view = status_table(sweep_dir, cache)
             lines = [view.table, *view.failures, _counts_line(view.counts)]
             ended = sum(n for state, n in view.counts.items() if state in FINISHED)
             if not view.in_progress and ended < view.total:
