@@ -9,12 +9,14 @@ Kept free of heavy imports: the job wrapper on every compute node uses it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 #: Where Linux shows the process's umask without changing it (the ``Umask:`` line, since Linux 4.7).
 _PROC_STATUS = "/proc/self/status"
@@ -28,6 +30,15 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     The temp file lives beside the target because ``os.replace`` is only atomic within one filesystem (and NFS
     guarantees rename atomicity for same-directory renames). The new file's mode is ``0o666 & ~umask``.
     """
+    with open_atomic(path) as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def open_atomic(path: Path) -> Iterator[IO[bytes]]:
+    """A binary file to write ``path`` through piece by piece (a results file too big to build in memory first):
+    readers see the old file until the block ends without an error, then the whole new one (as
+    :func:`write_bytes_atomic`); on an error the old file stays and the temp file is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = 0o666 & ~current_umask()
@@ -35,7 +46,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             _chmod(handle.fileno(), tmp, mode)
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -151,7 +151,7 @@ def _status(args: argparse.Namespace) -> int:
 def _collect(args: argparse.Namespace) -> int:
     from hpc_sweep.verbs.collect import collect_sweep
 
-    collect_sweep(args.path, args.output_dir)
+    collect_sweep(args.path, args.output_dir, csv=args.csv, cache=args.cache, use_cache=not args.no_cache)
     return EXIT_OK
 
 

@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     collect = verbs.add_parser("collect", help="collect results: tables, training_results.json, figures")
     collect.add_argument("path", type=Path, help="a sweep dir, or any directory tree of training logs")
     _add(collect, "output_dir", type=Path, help="where to write results (default: PATH)")
+    _add(collect, "csv", action="store_true", help="also write metrics.csv, every point as text (large)")
+    _add(collect, "cache", type=Path, metavar="DIR", help="collect cache dir (default: OUTPUT_DIR/.hpc_sweep_cache)")
+    _add(collect, "no_cache", action="store_true", help="read every file from its start; keep no cache")
 
     comp = verbs.add_parser("compare", help="compare groups of runs: statistics, significance tests, figure")
     comp.add_argument("paths", nargs="+", type=Path, help="sweep dirs or log trees (one group each), or one with --by")

@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from hpc_sweep.collect.frames import grid_keys
+from hpc_sweep.collect.results import Collection
+from hpc_sweep.report.outputs import Written, write_results
+from hpc_sweep.report.run_products import CACHE_DIR, ProductCache, run_key, store_run
+
 REPO = Path(__file__).resolve().parent.parent
 
 #: A stand-in training script for executor tests (the real demo task is tested end to end separately): it prints
@@ -76,3 +81,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         text=True,
         timeout=timeout,
     )
+
+
+def write_collection(collection: Collection, out: Path, csv: bool = True) -> Written:
+    """Every result file of an in-memory collection, written by the path ``hpc-sweep collect`` takes after reading:
+    each run's outputs stored (:func:`~hpc_sweep.report.run_products.store_run`), then :func:`write_results`."""
+    cache = ProductCache(out / CACHE_DIR)
+    keys = grid_keys(run.source for run in collection.runs)
+    produced = []
+    for run in collection.runs:
+        key = run_key(run.source)
+        produced.append((key, store_run(run, keys, cache, key)))
+    return write_results(out, collection.root, produced, keys, cache, csv)

@@ -12,7 +12,6 @@ tags a safe loader refuses).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,10 +68,3 @@ def steps_per_iteration(run: RunData) -> int | None:
     per_env = num_steps_per_env(_read(params / "agent.yaml"))
     envs = num_envs(_read(params / "env.yaml")) or _planned_num_envs(run.source.info)
     return per_env * envs if per_env and envs else None
-
-
-def common_steps_per_iteration(runs: Iterable[RunData]) -> int | None:
-    """The environment steps per iteration shared by every run, or None when a run does not say or two differ (an
-    env-steps axis would then be wrong for some curve)."""
-    values = {steps_per_iteration(run) for run in runs}
-    return values.pop() if len(values) == 1 and None not in values else None

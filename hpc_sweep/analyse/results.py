@@ -15,21 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from hpc_sweep.analyse.summary import DEFAULT_FINAL_WINDOW, GroupStats, curve_summary, final_score, group_stats
+from hpc_sweep.analyse.summary import DEFAULT_FINAL_WINDOW, GroupStats, curve_summary, group_stats
 from hpc_sweep.collect.metrics import RESULT_METRICS
-from hpc_sweep.collect.results import NO_REWARD_DATA, Collection, RunData
+from hpc_sweep.collect.results import NO_REWARD_DATA, RunData
 from hpc_sweep.runstate import EXCLUDED_FROM_STATS, FINISHED
 
 RESULT_METRIC = "mean_reward"
 """The metric of ``final_score`` and of the group rows."""
-
-
-def runs_by_group(runs: list[RunData]) -> dict[str, list[RunData]]:
-    """Runs keyed by their group label, groups and runs in first-seen order."""
-    groups: dict[str, list[RunData]] = {}
-    for run in runs:
-        groups.setdefault(run.source.group, []).append(run)
-    return groups
 
 
 def counts_in_statistics(status: object) -> bool:
@@ -74,11 +66,6 @@ def experiment_record(run: RunData, final_window: float | int = DEFAULT_FINAL_WI
         record[f"{metric}_progression"] = values.tolist()
         record[f"{metric}_steps"] = steps.tolist()
     return record
-
-
-def run_results(collection: Collection) -> list[dict[str, Any]]:
-    """One :func:`experiment_record` per run of the collection, in collection order."""
-    return [experiment_record(run) for run in collection.runs]
 
 
 @dataclass(frozen=True)
@@ -152,7 +139,7 @@ def exclusion_reason(record: dict[str, Any]) -> str | None:
 
     By state first (the run's own error, or its state when it has none: ``running``, ``requeued``...), then by data:
     a run whose state counts but that has no reward point (:data:`~hpc_sweep.collect.results.NO_REWARD_DATA`), or
-    only non-finite ones.
+    only non-finite ones (counted in ``reward_progression``, or ``reward_points`` of a record without its lists).
     """
     status = record.get("status")
     if not counts_in_statistics(status):
@@ -162,7 +149,8 @@ def exclusion_reason(record: dict[str, Any]) -> str | None:
     score = record.get("final_score")
     if score is not None and np.isfinite(score):
         return None
-    return NO_REWARD_DATA if not record.get("reward_progression") else "no finite reward value"
+    points = record.get("reward_points", len(record.get("reward_progression") or []))
+    return NO_REWARD_DATA if not points else "no finite reward value"
 
 
 def group_points(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -178,51 +166,6 @@ def group_points(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for key in [k for k in shared if k not in point or point[k] != shared[k]]:
             del shared[key]
     return points
-
-
-@dataclass(frozen=True)
-class FinalScores:
-    """Each run's final score (``final_score`` of ``summary.csv``) and each group's mean of the scores its statistics
-    count (``mean`` of ``groups.csv``).
-
-    ``groups``, ``seeds``, ``run_ids``: one entry per run with a finite score, groups in the order given;
-    ``values``: shape ``(num_runs,)``; ``counted``: shape ``(num_runs,)``, whether the run enters its group's
-    statistics; ``group_means``: group -> mean of its counted scores (NaN when none counts).
-    """
-
-    groups: list[str]
-    seeds: list[Any]
-    run_ids: list[str]
-    values: np.ndarray
-    counted: np.ndarray
-    group_means: dict[str, float]
-
-
-def final_scores(
-    groups: dict[str, list[RunData]], metric: str = RESULT_METRIC, final_window: float | int = DEFAULT_FINAL_WINDOW
-) -> FinalScores:
-    """Each run's :func:`~hpc_sweep.analyse.summary.final_score` of ``metric``, group by group: the numbers the
-    tables hold, so a figure shows what ``summary.csv`` and ``groups.csv`` say."""
-    names, seeds, run_ids, values, counted = [], [], [], [], []
-    means: dict[str, float] = {}
-    for name, runs in groups.items():
-        kept = []
-        for run in runs:
-            series = run.metric(metric)
-            score = final_score(series[1], final_window) if series is not None else float("nan")
-            if not np.isfinite(score):
-                continue
-            names.append(name)
-            seeds.append(run.source.seed)
-            run_ids.append(run.source.run_id)
-            values.append(score)
-            counted.append(counts_in_statistics(run.source.status))
-            if counted[-1]:
-                kept.append(score)
-        means[name] = float(np.mean(kept)) if kept else float("nan")
-    return FinalScores(
-        names, seeds, run_ids, np.asarray(values, dtype=np.float64), np.asarray(counted, dtype=bool), means
-    )
 
 
 def _mean_of(records: list[dict[str, Any]], key: str) -> float | None:

@@ -34,7 +34,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 N_RESAMPLES = 2000
 """Default bootstrap resamples (rliable's default for performance profiles)."""
@@ -91,7 +90,7 @@ def iqm(scores: np.ndarray) -> float:
     flat = np.asarray(scores, dtype=np.float64).ravel()
     if flat.size == 0:
         return float("nan")
-    return float(stats.trim_mean(flat, proportiontocut=0.25))
+    return float(_batch_iqm(flat[None, :])[0])
 
 
 def _batch_iqm(samples: np.ndarray) -> np.ndarray:
@@ -167,6 +166,8 @@ def _probability_of_improvement_batch(xs: np.ndarray, ys: np.ndarray) -> np.ndar
     Returns: shape ``(batch,)``, the per-task probabilities averaged over tasks.
     """
     n, m = xs.shape[1], ys.shape[1]
+    from scipy import stats  # imported on use: scipy.stats takes most of a second to import
+
     ranks = stats.rankdata(np.concatenate([xs, ys], axis=1), axis=1)
     u = ranks[:, :n, :].sum(axis=1) - n * (n + 1) / 2.0
     return (u / (n * m)).mean(axis=1)
@@ -297,6 +298,8 @@ def welch_t(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         return float("nan"), float("nan")
     with warnings.catch_warnings():  # scipy warns of "catastrophic cancellation" for constant groups
         warnings.simplefilter("ignore", RuntimeWarning)
+        from scipy import stats
+
         result = stats.ttest_ind(a, b, equal_var=False)
     return float(result.statistic), float(result.pvalue)
 
@@ -312,6 +315,8 @@ def mann_whitney(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     a, b = _runs(x, "x"), _runs(y, "y")
     if a.size == 0 or b.size == 0:
         return float("nan"), float("nan")
+    from scipy import stats
+
     result = stats.mannwhitneyu(a, b, alternative="two-sided")
     return float(result.statistic), float(result.pvalue)
 

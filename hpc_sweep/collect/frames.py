@@ -30,6 +30,9 @@ import pandas as pd
 from hpc_sweep.collect.metrics import canonical_metric
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from hpc_sweep.collect.discover import RunSource
     from hpc_sweep.collect.results import RunData
 
 METRIC_COLUMNS = ["run_id", "seed", "group", "tag", "metric", "step", "value", "wall_time"]
@@ -49,17 +52,17 @@ RUN_COLUMNS = [
 ]
 
 
-def grid_keys(runs: list[RunData]) -> list[str]:
+def grid_keys(sources: Iterable[RunSource]) -> list[str]:
     """The grid keys of the runs' points, in first-seen order."""
     keys: dict[str, None] = {}
-    for run in runs:
-        keys.update(dict.fromkeys(run.source.info.get("point", {})))
+    for source in sources:
+        keys.update(dict.fromkeys(source.info.get("point", {})))
     return list(keys)
 
 
 def metrics_frame(runs: list[RunData]) -> pd.DataFrame:
     """Every scalar point of every run, long (columns in the module docstring)."""
-    keys = grid_keys(runs)
+    keys = grid_keys(run.source for run in runs)
     columns = [*METRIC_COLUMNS[:3], *keys, *METRIC_COLUMNS[3:]]
     frames = []
     for run in runs:
@@ -87,7 +90,7 @@ def metrics_frame(runs: list[RunData]) -> pd.DataFrame:
 
 def runs_frame(runs: list[RunData]) -> pd.DataFrame:
     """One row per run: who it is, how it ended, where its numbers came from and where its files are."""
-    keys = grid_keys(runs)
+    keys = grid_keys(run.source for run in runs)
     rows = []
     for run in runs:
         source, point = run.source, run.source.info.get("point", {})

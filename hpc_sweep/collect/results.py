@@ -25,16 +25,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 from rich.console import Console
 
 from hpc_sweep.collect.discover import SUMMARIES, RunSource, RunStates, discover_runs
+from hpc_sweep.collect.event_cache import EventCache
 from hpc_sweep.collect.frames import metrics_frame, runs_frame
 from hpc_sweep.collect.metrics import METRIC_TAGS, canonical_metric
 from hpc_sweep.collect.tfevents import iter_event_files, read_event_files
@@ -47,6 +49,7 @@ _RECENT_S = 120.0
 _TAIL_BYTES = 256 * 1024
 NO_REWARD_DATA = "no reward data found (logs gone?)"
 """Why a completed run without any reward point is left out of group statistics."""
+T = TypeVar("T")
 
 
 @dataclass
@@ -86,13 +89,14 @@ class Collection:
         return runs_frame(self.runs)
 
 
-def read_run(source: RunSource) -> RunData:
+def read_run(source: RunSource, events: EventCache | None = None) -> RunData:
     """Read one run: TensorBoard events first (all attempts' dirs, later attempts win), gaps filled from the console
-    log, else the text fallbacks; then its state (see the module docstring)."""
+    log, else the text fallbacks; then its state (see the module docstring). With ``events``, event files are read
+    through that cache (only the bytes added since the last collect)."""
     data = RunData(source=source, warnings=list(source.warnings))  # what discovery noticed comes first
     files = [path for log_dir in source.log_dirs for path in iter_event_files(log_dir)]
     if files:
-        result = read_event_files(files)
+        result = events.read(files) if events is not None else read_event_files(files)
         data.warnings += result.warnings
         data.scalars = {tag: (series.step, series.value, series.wall_time) for tag, series in result.scalars.items()}
         data.data_source = "tensorboard" if data.scalars else "none"
@@ -265,20 +269,28 @@ def collect(
 
 
 def read_runs(sources: list[RunSource], console: Console | None = None, workers: int | None = None) -> list[RunData]:
-    """Read runs in parallel processes when there are many, with a progress bar: the one reading driver behind
-    ``hpc-sweep collect``, :func:`hpc_sweep.load_metrics` and ``benchmarks/collect_bench.py``.
+    """Every run read (:func:`read_run`), in the order of ``sources``, through :func:`map_runs`."""
+    return map_runs(read_run, sources, console, workers)
+
+
+def map_runs(
+    work: Callable[[RunSource], T], sources: list[RunSource], console: Console | None = None, workers: int | None = None
+) -> list[T]:
+    """``work`` applied to every run, in parallel processes when there are many, with a progress bar: the one driver
+    behind ``hpc-sweep collect``, :func:`hpc_sweep.load_metrics` and ``benchmarks/collect_bench.py``.
 
     Reading is CPU-bound (record framing and CRC checks), so several runs are read in ``workers`` processes
-    (default: the CPU count, at most 8) once there are at least 8 runs. Results keep the order of ``sources``.
+    (default: the CPU count, at most 8) once there are at least 8 runs; ``work`` must be picklable (a module-level
+    function or a ``functools.partial`` of one). Results keep the order of ``sources``.
     """
     console = console or Console(stderr=True)
     workers = workers or min(8, os.cpu_count() or 1)
     show = len(sources) >= 20 and console.is_terminal
     if workers > 1 and len(sources) >= 8:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            iterator = pool.map(read_run, sources, chunksize=max(1, len(sources) // (workers * 8)))
+            iterator = pool.map(work, sources, chunksize=max(1, len(sources) // (workers * 8)))
             return list(_progress(iterator, len(sources), console) if show else iterator)
-    return [read_run(source) for source in (_progress(sources, len(sources), console) if show else sources)]
+    return [work(source) for source in (_progress(sources, len(sources), console) if show else sources)]
 
 
 def _progress(items: Iterable[RunData | RunSource], total: int, console: Console) -> Iterable:

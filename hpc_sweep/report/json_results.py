@@ -1,6 +1,7 @@
 """``training_results.json``: one record per run with the seed script's keys, plus per-group statistics.
 
-This module only assembles the document: the records and rows come from :mod:`hpc_sweep.analyse.results`.
+This module only writes the document: the records and rows come from :mod:`hpc_sweep.analyse.results`, each run's
+record already as JSON from :mod:`hpc_sweep.report.run_products`.
 
 Schema ``hpc_sweep.training_results/1``::
 
@@ -32,40 +33,57 @@ iterations they lacked filled from the console log) or ``none``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-from hpc_sweep.analyse.results import group_results, run_results
-from hpc_sweep.collect.results import Collection
+import orjson
+
+from hpc_sweep.atomic import open_atomic
 from hpc_sweep.records import now_iso
 
 SCHEMA = "hpc_sweep.training_results/1"
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 
-def build_training_results(collection: Collection, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The whole ``training_results.json`` document."""
-    experiments = run_results(collection)
-    return {
-        "schema": SCHEMA,
-        "generated": now_iso(),
-        "source": str(collection.root.resolve()),
-        "metadata": metadata if metadata is not None else _manifest_metadata(collection),
-        "experiments": experiments,
-        "groups": [row.to_dict() for row in group_results(experiments)],
-        "warnings": collection.warnings,
-    }
+def document_head(root: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The keys of ``training_results.json`` before its experiments."""
+    return {"schema": SCHEMA, "generated": now_iso(), "source": str(Path(root).resolve()), "metadata": metadata}
 
 
-def _manifest_metadata(collection: Collection) -> dict[str, Any]:
-    """The sweep's spec and executor when the collection is a sweep dir of ours."""
-    manifest = collection.root / "sweep.json"
+def write_training_results(
+    path: Path, head: dict[str, Any], records: Iterable[bytes], groups: list[dict[str, Any]], warnings: list[str]
+) -> Path:
+    """Write the document atomically, streaming the experiments: ``records`` are each run's record, already JSON
+    (orjson: fast, numpy arrays natively, NaN and inf as ``null``), one per line, so the file is written without
+    ever holding every run's progressions in memory."""
+    with open_atomic(path) as handle:
+        handle.write(b"{\n")
+        for key, value in head.items():
+            handle.write(b"  " + orjson.dumps(key) + b": " + _dumps(value) + b",\n")
+        handle.write(b'  "experiments": [')
+        for index, record in enumerate(records):
+            handle.write((b",\n    " if index else b"\n    ") + record)
+        handle.write(b'\n  ],\n  "groups": ' + _dumps(groups, indent=True).replace(b"\n", b"\n  "))
+        handle.write(b',\n  "warnings": ' + _dumps(warnings, indent=True).replace(b"\n", b"\n  ") + b"\n}\n")
+    return path
+
+
+def _dumps(value: Any, indent: bool = False) -> bytes:
+    return orjson.dumps(value, default=str, option=_OPTIONS | (orjson.OPT_INDENT_2 if indent else 0))
+
+
+def sweep_metadata(root: Path, runs: int) -> dict[str, Any]:
+    """The sweep's spec and executor when ``root`` is a sweep dir of ours, else the run count."""
+    manifest = Path(root) / "sweep.json"
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {"runs": len(collection.runs)}
+        return {"runs": runs}
     return {
         **data.get("spec", {}),
         "executor": data.get("executor"),
         "profile": data.get("profile", {}).get("name"),
         "created": data.get("created"),
-        "runs": len(collection.runs),
+        "runs": runs,
     }

@@ -1,5 +1,5 @@
-"""Result tables: ``metrics.csv``/``.parquet`` (tidy), ``summary.csv`` (one row per run), ``groups.csv`` (one row per
-group), and the terminal summary.
+"""Result tables: ``summary.csv`` (one row per run), ``groups.csv`` (one row per group), and the terminal summary
+(the tidy table of every point is :mod:`hpc_sweep.report.metrics_table`).
 
 Tables people join on: each has one column per grid key (``agent.algorithm.learning_rate``...) right after
 ``group``, with the value as the sweep's plan spelled it, in all three tables; a group's grid columns hold the values
@@ -10,8 +10,6 @@ its runs share (empty where its runs differ). Intervals are two numeric columns 
 
 from __future__ import annotations
 
-import importlib.util
-import io
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hpc_sweep.analyse.results import group_points
-from hpc_sweep.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
-from hpc_sweep.collect.frames import grid_keys
-from hpc_sweep.collect.results import Collection
+from hpc_sweep.atomic import write_text_atomic
 from hpc_sweep.report.failures import failure_markup
 from hpc_sweep.runstate import style
 
@@ -46,24 +42,13 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def write_tables(collection: Collection, results: dict[str, Any], out: Path) -> list[Path]:
-    """Write every table and ``training_results.json`` atomically; return the paths written.
-
-    ``summary.csv`` has one row per run, ``groups.csv`` one row per group (multi-seed statistics); both carry the
-    grid-key columns of ``metrics.csv`` (see the module docstring).
-    """
-    frame = collection.metrics_frame()
-    keys = grid_keys(collection.runs)
-    written = [out / "metrics.csv", out / "summary.csv", out / "groups.csv", out / "training_results.json"]
-    write_text_atomic(written[0], frame.to_csv(index=False))
-    write_text_atomic(written[1], summary_frame(results, keys).to_csv(index=False))
-    write_text_atomic(written[2], groups_frame(results, keys).to_csv(index=False))
-    write_json_atomic(written[3], results)
-    if importlib.util.find_spec("pyarrow") is not None:
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        write_bytes_atomic(out / "metrics.parquet", buffer.getvalue())
-        written.insert(1, out / "metrics.parquet")
+def write_tables(results: dict[str, Any], keys: list[str], out: Path) -> list[Path]:
+    """Write ``summary.csv`` (one row per run) and ``groups.csv`` (one row per group: multi-seed statistics)
+    atomically; return their paths. ``results`` holds ``experiments`` (run records; their per-point lists are not
+    needed) and ``groups``; ``keys`` are the sweep's grid keys (a column each, see the module docstring)."""
+    written = [out / "summary.csv", out / "groups.csv"]
+    write_text_atomic(written[0], summary_frame(results, keys).to_csv(index=False))
+    write_text_atomic(written[1], groups_frame(results, keys).to_csv(index=False))
     return written
 
 

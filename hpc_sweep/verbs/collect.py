@@ -2,27 +2,43 @@
 
 For a sweep of ours the launcher's view of each run (one ``sacct`` call on Slurm) is taken first and handed to the
 collector as the runs' states: the collector itself never asks a scheduler.
+
+Runs stream through :func:`hpc_sweep.report.run_products.produce` in worker processes: each is read, its outputs
+stored in the collect cache, and only its summary comes back, so memory does not grow with the sweep; a run whose
+files did not change since the last collect is not read at all (see :mod:`hpc_sweep.report.run_products`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+import tempfile
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
 
-from hpc_sweep.collect.results import Collection, collect
+from hpc_sweep.collect.discover import CACHEDIR_TAG, RunStates, discover_runs
+from hpc_sweep.collect.frames import grid_keys
+from hpc_sweep.collect.results import map_runs
 from hpc_sweep.errors import UsageError
 from hpc_sweep.launch.base import launcher_for
 from hpc_sweep.manifest import is_sweep_dir, load_sweep
 from hpc_sweep.report.console import make_console
-from hpc_sweep.report.figures import plot_training_analysis
-from hpc_sweep.report.json_results import build_training_results
-from hpc_sweep.report.tables import print_summary, write_tables
+from hpc_sweep.report.outputs import Written, write_results
+from hpc_sweep.report.run_products import CACHE_DIR, ProductCache, produce
+from hpc_sweep.report.tables import print_summary
 from hpc_sweep.report.tensorboard_tree import write_tensorboard_tree
 
+_TAG_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by hpc-sweep collect (decoded event files and per-run outputs).\n"
+    "# Deleting the directory is safe: the next collect reads every file again.\n"
+)
 
-def run_states(path: Path) -> dict[str, tuple[str, str | None]] | None:
+
+def run_states(path: Path) -> RunStates | None:
     """Each run's state and reason as its launcher sees them now, for a sweep dir of ours; None for a log tree."""
     if not is_sweep_dir(path):
         return None
@@ -31,26 +47,58 @@ def run_states(path: Path) -> dict[str, tuple[str, str | None]] | None:
     return {run["run_id"]: (run.get("state"), run.get("reason")) for run in sweep.runs}
 
 
-def collect_sweep(path: Path, output_dir: Path | None, console: Console | None = None) -> Collection:
+@contextlib.contextmanager
+def _cache_dir(out: Path, cache: Path | None, use_cache: bool) -> Iterator[ProductCache]:
+    """The collect cache: ``cache``, else ``out/.hpc_sweep_cache``; with ``use_cache=False`` a temporary one, gone
+    afterwards (the runs' parts in ``metrics.parquet`` are hard links and stay)."""
+    if not use_cache:
+        with tempfile.TemporaryDirectory(prefix=f"{CACHE_DIR}-", dir=out) as tmp:
+            yield _tagged(Path(tmp))
+        return
+    yield _tagged(Path(cache) if cache is not None else out / CACHE_DIR)
+
+
+def _tagged(root: Path) -> ProductCache:
+    root.mkdir(parents=True, exist_ok=True)
+    tag = root / CACHEDIR_TAG
+    if not tag.is_file():
+        tag.write_text(_TAG_TEXT, encoding="utf-8")
+    return ProductCache(root)
+
+
+def collect_sweep(
+    path: Path,
+    output_dir: Path | None,
+    console: Console | None = None,
+    csv: bool = False,
+    cache: Path | None = None,
+    use_cache: bool = True,
+) -> Written:
     """Collect ``path`` and write every result file into ``output_dir`` (default: ``path``); print the summary."""
     console = console or make_console()
     path = Path(path)
-    if output_dir is not None and Path(output_dir).exists() and not Path(output_dir).is_dir():
-        raise UsageError(f"--output_dir {output_dir} is a file, not a directory; give a directory for the results")
-    collection = collect(path, console=console, states=run_states(path))
+    for name, where in (("--output_dir", output_dir), ("--cache", cache)):
+        if where is not None and Path(where).exists() and not Path(where).is_dir():
+            raise UsageError(f"{name} {where} is a file, not a directory; give a directory")
+    sources = discover_runs(path, run_states(path))
     out = Path(output_dir) if output_dir else path
     out.mkdir(parents=True, exist_ok=True)
-    for warning in collection.warnings:
+    keys = grid_keys(sources)
+    with _cache_dir(out, cache, use_cache) as store:
+        produced = map_runs(partial(produce, keys=keys, cache=store), sources, console)
+        written = write_results(out, path, produced, keys, store, csv)
+    for warning in written.results["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-    results = build_training_results(collection)
-    written = write_tables(collection, results, out)
-    figure = plot_training_analysis(collection, out / "training_analysis.png")
-    print_summary(results, console)
-    console.print(f"results: {', '.join(str(p) for p in [*written, figure])}", highlight=False)
+    if not csv and (out / "metrics.csv").is_file():
+        stale = out / "metrics.csv"
+        console.print(f"[yellow]note:[/yellow] {stale} is from an earlier collect (add --csv to renew it)")
+    print_summary(written.results, console)
+    unchanged = "" if written.fresh else " (unchanged since the last collect: nothing rewritten)"
+    console.print(f"results{unchanged}: {', '.join(str(p) for p in written.paths)}", highlight=False)
     if output_dir is not None or is_sweep_dir(path):  # a foreign log tree gets views only where the user says
-        views = write_tensorboard_tree((run.source for run in collection.runs), out)
+        views = write_tensorboard_tree(sources, out)
         for warning in views.warnings:
             console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         if views.logdir is not None:
             console.print(f"tensorboard --logdir {shlex.quote(str(views.logdir))}", highlight=False, markup=False)
-    return collection
+    return written

@@ -69,7 +69,7 @@ def test_collect_of_the_sweep_and_of_its_bare_log_tree_agree(demo_sweep: tuple[P
     shutil.copytree(sweep / "logs", bare)
     result = run_cli("collect", str(bare), "--output_dir", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
-    again = pd.read_csv(tmp_path / "out" / "metrics.csv")
+    again = pd.read_parquet(tmp_path / "out" / "metrics.parquet")
     mine = again[again.metric == "mean_reward"].groupby("seed").value.last().sort_index()
     theirs = rewards.groupby("seed").value.last().sort_index()
     assert mine.round(5).tolist() == theirs.round(5).tolist()

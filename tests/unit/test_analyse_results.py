@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpc_sweep.analyse.results import group_results, run_results
+from hpc_sweep.analyse.results import experiment_record, group_results
 from hpc_sweep.analyse.stats import iqm
 from hpc_sweep.collect.discover import RunSource
 from hpc_sweep.collect.results import Collection, RunData
@@ -42,7 +42,7 @@ def collection() -> Collection:
 
 
 def test_run_records_carry_the_final_score_over_the_last_ten_percent() -> None:
-    records = run_results(collection())
+    records = records_of(collection())
     assert [r["run_id"] for r in records] == ["a1", "a2", "a3", "a4", "b1", "b2", "c1", "d1"]
     a1 = records[0]
     assert a1["experiment_id"] == "exp_a1" and a1["status"] == "completed" and a1["group"] == "a"
@@ -53,7 +53,7 @@ def test_run_records_carry_the_final_score_over_the_last_ten_percent() -> None:
 
 
 def test_excluded_states_leave_group_statistics_and_are_listed() -> None:
-    rows = {row.group: row.to_dict() for row in group_results(run_results(collection()))}
+    rows = {row.group: row.to_dict() for row in group_results(records_of(collection()))}
     assert list(rows) == ["a", "b", "c", "d"]
     a = rows["a"]
     assert a["excluded_runs"] == ["a4"] and a["n"] == 3 and a["metric"] == "mean_reward"
@@ -76,7 +76,7 @@ def test_every_run_left_out_is_listed_with_its_reason() -> None:
     runs = collection().runs
     runs[3].source.error = "exit code 3; CUDA out of memory"
     runs[6].source.error = "stopped by SIGINT (Ctrl-C), exit code -2"
-    rows = {row.group: row.to_dict() for row in group_results(run_results(Collection(Path("/s"), runs, [])))}
+    rows = {row.group: row.to_dict() for row in group_results(records_of(Collection(Path("/s"), runs, [])))}
     assert rows["a"]["excluded"] == [
         {"run_id": "a4", "seed": 4, "state": "failed", "reason": "exit code 3; CUDA out of memory"}
     ]
@@ -99,9 +99,14 @@ def test_a_run_whose_reward_is_never_finite_is_listed_too() -> None:
     run = make_run("n1", 1, "n", "completed", 0.0)
     steps, values, wall = run.scalars["Train/mean_reward"]
     run.scalars["Train/mean_reward"] = (steps, np.full(values.size, np.nan), wall)
-    (row,) = group_results(run_results(Collection(Path("/s"), [run], [])))
+    (row,) = group_results(records_of(Collection(Path("/s"), [run], [])))
     assert row.stats.n == 0 and row.to_dict()["excluded"][0]["reason"] == "no finite reward value"
 
 
 def test_the_excluded_states_are_every_state_but_completed_and_unknown() -> None:
     assert {str(s) for s in EXCLUDED_FROM_STATS} == {s.value for s in RunState} - {"completed", "unknown"}
+
+
+def records_of(collection: Collection) -> list[dict]:
+    """Each run's record, in collection order."""
+    return [experiment_record(run) for run in collection.runs]

@@ -17,7 +17,7 @@ from hpc_sweep.collect.discover import RunSource
 from hpc_sweep.collect.results import Collection, collect, read_run, read_runs
 from hpc_sweep.collect.tfevents import read_event_file
 from hpc_sweep.logs.console import parse_console_metrics
-from hpc_sweep.report.json_results import build_training_results
+from tests.conftest import write_collection
 from tests.unit.tfevents_support import FIXTURES, walk_records
 
 VERSION, SEED, ITERATIONS = "5.5.1", 55, 15
@@ -121,7 +121,7 @@ def test_a_completed_run_whose_logs_are_gone_is_excluded_with_its_reason_and_a_w
     collection = Collection(tmp_path, runs, [w for run in runs for w in run.warnings])
     (warning,) = collection.warnings
     assert warning.startswith("run 0003 (seed 3) is completed but no reward data found (logs gone?)")
-    results = build_training_results(collection, metadata={})
+    results = write_collection(collection, tmp_path / "out").results
     (group,) = results["groups"]
     assert group["n"] == 1 and group["excluded_runs"] == ["0003"]
     assert group["excluded"] == [

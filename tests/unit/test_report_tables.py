@@ -1,5 +1,5 @@
-"""The tables people join on (a collection built in memory, written by :func:`write_tables` and read back as a user
-would): one column per grid key in metrics, summary and groups; intervals as two numeric columns; and the
+"""The tables people join on (a collection built in memory, written as ``hpc-sweep collect`` writes it and read
+back as a user would): one column per grid key in metrics, summary and groups; intervals as two numeric columns; and the
 end-of-sweep summary naming each failed run's reason and log."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from rich.console import Console
 from hpc_sweep.collect.discover import RunSource
 from hpc_sweep.collect.results import Collection, RunData
 from hpc_sweep.report.failures import failure_details, telling_line
-from hpc_sweep.report.json_results import build_training_results
-from hpc_sweep.report.tables import flat_csv_row, print_summary, write_tables
+from hpc_sweep.report.tables import flat_csv_row, print_summary
+from tests.conftest import write_collection
 
 LR, ENVS = "agent.algorithm.learning_rate", "num_envs"
 
@@ -50,8 +50,7 @@ def collection() -> Collection:
 
 @pytest.fixture
 def tables(tmp_path: Path) -> dict[str, pd.DataFrame]:
-    results = build_training_results(collection(), metadata={})
-    write_tables(collection(), results, tmp_path)
+    write_collection(collection(), tmp_path)
     names = ("metrics", "summary", "groups")
     return {name: pd.read_csv(tmp_path / f"{name}.csv") for name in names} | {
         "json": json.loads((tmp_path / "training_results.json").read_text())
@@ -98,7 +97,7 @@ def test_a_group_that_pools_grid_points_leaves_the_differing_key_empty(tmp_path:
     for run in runs:
         run.source.group = "pooled"
     pooled = Collection(Path("/sweeps/s"), runs, [])
-    write_tables(pooled, build_training_results(pooled, metadata={}), tmp_path)
+    write_collection(pooled, tmp_path)
     (row,) = pd.read_csv(tmp_path / "groups.csv").to_dict("records")
     assert np.isnan(row[LR]) and row[ENVS] == 256
 
@@ -108,9 +107,9 @@ def test_flat_csv_rows_split_intervals_and_join_other_lists() -> None:
     assert row == {"diff_ci_low": -1.0, "diff_ci_high": 2.0, "warnings": "a, b; c", "n": 3}
 
 
-def test_the_summary_names_each_failed_runs_reason_and_log() -> None:
+def test_the_summary_names_each_failed_runs_reason_and_log(tmp_path: Path) -> None:
     console = Console(record=True, width=250)
-    print_summary(build_training_results(collection(), metadata={}), console)
+    print_summary(write_collection(collection(), tmp_path).results, console)
     text = console.export_text()
     assert "failed 0004 (seed 2): exit code 1; Python exception: ValueError: bad [value]" in text
     assert "log: /sweeps/s/runs/0004/train.log" in text

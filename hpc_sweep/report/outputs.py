@@ -1,0 +1,111 @@
+"""Every result file of a collect, written from the runs' stored outputs and summaries, never from all points at once.
+
+``metrics.parquet/`` gets each run's part (a hard link to the collect cache's file), ``training_results.json`` is
+streamed from each run's stored record, and the statistics (``groups.csv``), ``summary.csv`` and the figure use only
+the runs' summaries. With ``--csv``, ``metrics.csv`` is written from ``metrics.parquet`` one run at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from hpc_sweep.analyse.results import group_results
+from hpc_sweep.analyse.run_summary import RunSummary
+from hpc_sweep.atomic import write_bytes_atomic
+from hpc_sweep.report.json_results import document_head, sweep_metadata, write_training_results
+from hpc_sweep.report.metrics_table import part_name, sync_parts, write_csv
+from hpc_sweep.report.run_products import ProductCache, stat_key
+from hpc_sweep.report.tables import write_tables
+
+
+@dataclass
+class Written:
+    """What a collect wrote: the paths, the slim results (records without per-point lists, group rows, warnings),
+    and whether the files were written now (``fresh``) or were already up to date."""
+
+    paths: list[Path]
+    results: dict[str, Any]
+    fresh: bool = True
+
+
+def write_results(
+    out: Path, root: Path, produced: list[tuple[str, RunSummary]], keys: list[str], cache: ProductCache, csv: bool
+) -> Written:
+    """Write every result file of the runs ``produced`` (key, summary) into ``out``; ``root``: what was collected.
+
+    When no run's outputs changed since the last collect into ``out`` and the files written then are untouched,
+    nothing is rewritten (:func:`_unchanged`): a second collect of a finished sweep costs only the check.
+    """
+    summaries = [summary for _, summary in produced]
+    records = [summary.record for summary in summaries]
+    groups = [row.to_dict() for row in group_results(records)]
+    warnings = [warning for summary in summaries for warning in summary.warnings]
+    results = {"experiments": records, "groups": groups, "warnings": warnings}
+    stamp = _stamp(out, root, produced, keys, cache, csv)
+    previous = _unchanged(cache, stamp)
+    if previous is not None:
+        return Written(previous, results, fresh=False)
+    dataset = sync_parts(out, {part_name(key): cache.part(key) for key, _ in produced})
+    paths = [dataset]
+    if csv:
+        paths.append(write_csv(dataset, out / "metrics.csv"))
+    paths += write_tables(results, keys, out)
+    head = document_head(root, sweep_metadata(root, len(produced)))
+    records_json = (cache.record(key).read_bytes() for key, _ in produced)
+    paths.append(write_training_results(out / "training_results.json", head, records_json, groups, warnings))
+    from hpc_sweep.report.figures import plot_training_analysis, training_analysis_title  # matplotlib: on use
+
+    title = training_analysis_title(len(summaries), root)
+    paths.append(plot_training_analysis(summaries, out / "training_analysis.png", title))
+    _remember(cache, stamp, paths)
+    return Written(paths, results)
+
+
+_OUTPUTS = "outputs.json"
+
+
+def _stamp(
+    out: Path, root: Path, produced: list[tuple[str, RunSummary]], keys: list[str], cache: ProductCache, csv: bool
+) -> str:
+    """What the result files depend on: where they go, the options, the sweep's manifest and each run's stored
+    outputs (their meta file changes whenever they are remade)."""
+    inputs = [
+        str(Path(out).resolve()),
+        str(Path(root).resolve()),
+        csv,
+        keys,
+        stat_key(Path(root) / "sweep.json"),
+        [[key, stat_key(cache.runs / f"{key}.meta.json")] for key, _ in produced],
+    ]
+    return hashlib.blake2b(orjson.dumps(inputs), digest_size=16).hexdigest()
+
+
+def _file_state(path: Path) -> list[Any]:
+    """A written output's identity: a file's size, mtime and inode; a directory's part files by name and inode."""
+    if path.is_dir():
+        return sorted([p.name, p.stat().st_ino] for p in path.iterdir())
+    return stat_key(path)
+
+
+def _remember(cache: ProductCache, stamp: str, paths: list[Path]) -> None:
+    state = {"stamp": stamp, "files": [[str(p), _file_state(p)] for p in paths]}
+    write_bytes_atomic(cache.root / _OUTPUTS, orjson.dumps(state))
+
+
+def _unchanged(cache: ProductCache, stamp: str) -> list[Path] | None:
+    """The paths written last time, when they were written from the same inputs and are untouched since; else None."""
+    try:
+        state = orjson.loads((cache.root / _OUTPUTS).read_bytes())
+        if state["stamp"] != stamp:
+            return None
+        paths = [Path(name) for name, _ in state["files"]]
+        if any(_file_state(path) != known for path, (_, known) in zip(paths, state["files"], strict=True)):
+            return None
+        return paths
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,214 @@
+"""One run's outputs, made once and kept: its part of ``metrics.parquet``, its ``training_results.json`` record and
+its :class:`~hpc_sweep.analyse.run_summary.RunSummary`.
+
+``collect`` streams runs through :func:`produce` (in worker processes): a run is read, its outputs are written to
+the collect cache and only its small summary goes back, so memory holds one run's points at a time. A run's outputs
+are remade only when its inputs changed: its :func:`fingerprint` covers what it is (id, seed, group, grid point,
+state and reason, what discovery noticed) and every file it is read from (event files, params, summaries, console
+logs: path, size, mtime, inode). When they did change, its event files are read through the
+:class:`~hpc_sweep.collect.event_cache.EventCache`, so a growing file costs only its new bytes.
+
+The cache (``<output dir>/.hpc_sweep_cache/`` unless ``--cache DIR``): ``events/`` (decoded event files) and
+``runs/<key>.*``: ``.parquet`` (the run's part, hard-linked into ``metrics.parquet/``), ``.record.json`` (its record,
+ready to be spliced into ``training_results.json``), ``.npz`` (its curve digests) and ``.meta.json`` (its fingerprint
+and summary), written last, so that a run whose writing was cut short is remade. Deleting the cache costs one full
+read, never a wrong value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from hpc_sweep.analyse.digest import CurveDigest, digest_curve
+from hpc_sweep.analyse.env_steps import steps_per_iteration
+from hpc_sweep.analyse.results import RESULT_METRIC, counts_in_statistics, experiment_record
+from hpc_sweep.analyse.run_summary import RunSummary
+from hpc_sweep.atomic import write_bytes_atomic
+from hpc_sweep.collect.discover import RunSource
+from hpc_sweep.collect.event_cache import EventCache
+from hpc_sweep.collect.metrics import RESULT_METRICS
+from hpc_sweep.collect.results import RunData, read_run
+from hpc_sweep.report.metrics_table import run_table, write_run_file
+from hpc_sweep.runstate import RunState
+
+CACHE_DIR = ".hpc_sweep_cache"
+#: Bumped whenever what a run's outputs hold changes, so that older cached outputs are remade.
+PRODUCT_VERSION = 1
+JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+_LISTS = ("_progression", "_steps")
+
+
+@dataclass(frozen=True)
+class ProductCache:
+    """Where runs' outputs are kept (``runs/``) and their decoded event files (``events/``)."""
+
+    root: Path
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    def events(self) -> EventCache:
+        return EventCache(self.root / "events")
+
+    def part(self, key: str) -> Path:
+        return self.runs / f"{key}.parquet"
+
+    def record(self, key: str) -> Path:
+        return self.runs / f"{key}.record.json"
+
+
+def run_key(source: RunSource) -> str:
+    """A stable file name for a run: a hash of its id and where its files are."""
+    where = [str(p) for p in (*source.log_dirs, *source.console_logs)]
+    return hashlib.blake2b(json.dumps([source.run_id, where]).encode(), digest_size=12).hexdigest()
+
+
+def stat_key(path: Path) -> list[Any]:
+    """A file's path, size, mtime and inode (``[path, None]`` when it cannot be stat-ed)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [str(path), None]
+    return [str(path), st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _files_of(log_dir: Path) -> list[Path]:
+    """The files a run dir's outputs depend on: its own files (events, summaries, logs) and its params."""
+    found = []
+    for folder in (log_dir, log_dir / "params"):
+        try:
+            found += sorted(Path(e.path) for e in os.scandir(folder) if e.is_file())
+        except OSError:
+            continue
+    return found
+
+
+def fingerprint(source: RunSource, keys: list[str]) -> str:
+    """What a run's outputs depend on, hashed (see the module docstring)."""
+    inputs = {
+        "version": PRODUCT_VERSION,
+        "keys": keys,
+        "run": [source.run_id, source.seed, source.group, str(source.status), source.error, source.warnings],
+        "info": source.info,
+        "files": [stat_key(p) for d in source.log_dirs for p in _files_of(d)],
+        "logs": [stat_key(p) for p in source.console_logs],
+    }
+    text = json.dumps(inputs, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def produce(source: RunSource, keys: list[str], cache: ProductCache) -> tuple[str, RunSummary]:
+    """A run's key and summary: from the cache when its inputs are unchanged, else read and stored anew."""
+    key, stamp = run_key(source), fingerprint(source, keys)
+    cached = _load(cache, key, stamp)
+    if cached is not None:
+        return key, cached
+    guessed = source.status == RunState.UNKNOWN
+    data = read_run(source, cache.events())
+    # A foreign run judged running because its files changed lately is judged again next time, changed or not.
+    volatile = guessed and source.status == RunState.RUNNING
+    return key, store_run(data, keys, cache, key, "" if volatile else stamp)
+
+
+def store_run(data: RunData, keys: list[str], cache: ProductCache, key: str, stamp: str = "") -> RunSummary:
+    """Write a read run's outputs to the cache (its part, its record, its digests, then its meta file with
+    ``stamp``, the fingerprint a later collect must match to reuse them) and return its summary."""
+    source = data.source
+    record = experiment_record(data)
+    cache.runs.mkdir(parents=True, exist_ok=True)
+    write_run_file(cache.part(key), run_table(data, keys))
+    write_bytes_atomic(cache.record(key), orjson.dumps(record, default=str, option=JSON_OPTIONS))
+    curves = {m: digest_curve(*series) for m in RESULT_METRICS if (series := data.metric(m)) is not None}
+    summary = RunSummary(
+        run_id=source.run_id,
+        seed=source.seed,
+        group=source.group,
+        status=str(source.status),
+        counted=counts_in_statistics(source.status),
+        final_score=_final_score(record),
+        steps_per_iteration=steps_per_iteration(data),
+        record=slim_record(record),
+        curves=curves,
+        warnings=list(data.warnings),
+    )
+    _store(cache, key, stamp, summary)
+    return summary
+
+
+def _final_score(record: dict[str, Any]) -> float:
+    score = record.get("final_score")
+    return float("nan") if score is None else float(score)
+
+
+def slim_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without its per-point lists (``*_progression``, ``*_steps``), plus ``reward_points``: their count."""
+    slim = {k: v for k, v in record.items() if not k.endswith(_LISTS)}
+    slim["reward_points"] = len(record.get(f"{RESULT_METRIC}_progression") or record.get("reward_progression") or [])
+    return slim
+
+
+def _store(cache: ProductCache, key: str, stamp: str, summary: RunSummary) -> None:
+    """Write the digests, then the meta file that makes the run's outputs count (written last)."""
+    arrays = {f"{metric}/{name}": array for metric, d in summary.curves.items() for name, array in d.arrays().items()}
+    buffer = _npz(arrays)
+    write_bytes_atomic(cache.runs / f"{key}.npz", buffer)
+    meta = {k: v for k, v in asdict(summary).items() if k != "curves"}
+    meta["final_score"] = None if not np.isfinite(summary.final_score) else summary.final_score
+    meta["metrics"] = list(summary.curves)
+    meta["fingerprint"] = stamp
+    meta["stored"] = _stored_keys(cache, key)
+    write_bytes_atomic(cache.runs / f"{key}.meta.json", orjson.dumps(meta, default=str, option=JSON_OPTIONS))
+
+
+def _stored_keys(cache: ProductCache, key: str) -> list[list[Any]]:
+    """Size, mtime and inode of the run's stored files: a file damaged or replaced after its meta was written (the
+    part is hard-linked into ``metrics.parquet``, where it can be edited) makes the run's outputs be remade."""
+    paths = (cache.part(key), cache.record(key), cache.runs / f"{key}.npz")
+    return [stat_key(path)[1:] for path in paths]
+
+
+def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _load(cache: ProductCache, key: str, stamp: str) -> RunSummary | None:
+    """The cached summary of a run whose fingerprint is ``stamp`` and whose outputs are all there, else None."""
+    try:
+        meta = orjson.loads((cache.runs / f"{key}.meta.json").read_bytes())
+        if meta.get("fingerprint") != stamp or meta.get("stored") != _stored_keys(cache, key):
+            return None  # inputs changed, or a stored file was changed or lost since
+        with np.load(cache.runs / f"{key}.npz", allow_pickle=False) as stored:
+            curves = {
+                metric: CurveDigest.from_arrays(
+                    {name.split("/", 1)[1]: stored[name] for name in stored.files if name.startswith(f"{metric}/")}
+                )
+                for metric in meta["metrics"]
+            }
+        score = meta["final_score"]
+        return RunSummary(
+            run_id=meta["run_id"],
+            seed=meta["seed"],
+            group=meta["group"],
+            status=meta["status"],
+            counted=meta["counted"],
+            final_score=float("nan") if score is None else float(score),
+            steps_per_iteration=meta["steps_per_iteration"],
+            record=meta["record"],
+            curves=curves,
+            warnings=meta["warnings"],
+        )
+    except (OSError, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        return None
