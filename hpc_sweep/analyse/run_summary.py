@@ -23,7 +23,8 @@ class RunSummary:
 
     ``record``: the run's ``training_results.json`` record without the ``*_progression`` and ``*_steps`` lists
     (what ``summary.csv``, group statistics and the terminal tables read); ``curves``: canonical metric -> digest of
-    its curve, for the metrics the figure draws that the run logged; ``counted``: whether its final score enters its
+    its curve, for the metrics the figure draws that the run logged (empty until loaded where a figure is drawn:
+    ``metrics`` names the digests a run has); ``counted``: whether its final score enters its
     group's statistics; ``final_score``: NaN when the run has none.
     """
 
@@ -37,6 +38,7 @@ class RunSummary:
     record: dict[str, Any]
     curves: dict[str, CurveDigest] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the runs' summaries. With ``--csv``, ``metrics.csv`` is written from ``metrics.p
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from hpc_sweep.analyse.run_summary import RunSummary
 from hpc_sweep.atomic import write_bytes_atomic
 from hpc_sweep.report.json_results import document_head, sweep_metadata, write_training_results
 from hpc_sweep.report.metrics_table import part_name, sync_parts, write_csv
-from hpc_sweep.report.run_products import ProductCache, stat_key
+from hpc_sweep.report.run_products import ProductCache, load_curves, stat_key
 from hpc_sweep.report.tables import write_tables
 
 
@@ -39,31 +40,57 @@ def write_results(
     """Write every result file of the runs ``produced`` (key, summary) into ``out``; ``root``: what was collected.
 
     When no run's outputs changed since the last collect into ``out`` and the files written then are untouched,
-    nothing is rewritten (:func:`_unchanged`): a second collect of a finished sweep costs only the check.
+    nothing is rewritten (:func:`_unchanged`): a second collect of a finished sweep costs only the check. The figure
+    is drawn in a second process while this one writes the tables and ``training_results.json`` (both take seconds
+    for a thousand runs, and neither needs the other).
     """
-    summaries = [summary for _, summary in produced]
-    records = [summary.record for summary in summaries]
+    records = [summary.record for _, summary in produced]
     groups = [row.to_dict() for row in group_results(records)]
-    warnings = [warning for summary in summaries for warning in summary.warnings]
+    warnings = [warning for _, summary in produced for warning in summary.warnings]
     results = {"experiments": records, "groups": groups, "warnings": warnings}
     stamp = _stamp(out, root, produced, keys, cache, csv)
     previous = _unchanged(cache, stamp)
     if previous is not None:
         return Written(previous, results, fresh=False)
+    figure = out / "training_analysis.png"
+    with ProcessPoolExecutor(max_workers=1) as drawer:
+        drawing = drawer.submit(_draw, produced, cache, figure, Path(root))
+        paths = _write_files(out, root, produced, keys, cache, csv, results)
+        paths.append(drawing.result())
+    _remember(cache, stamp, paths)
+    return Written(paths, results)
+
+
+def _draw(produced: list[tuple[str, RunSummary]], cache: ProductCache, path: Path, root: Path) -> Path:
+    """``training_analysis.png`` from the runs' summaries and their stored curve digests."""
+    from hpc_sweep.report.figures import plot_training_analysis, training_analysis_title  # matplotlib: on use
+
+    for key, summary in produced:
+        summary.curves = summary.curves or load_curves(cache, key, summary.metrics)
+    title = training_analysis_title(len(produced), root)
+    return plot_training_analysis([summary for _, summary in produced], path, title)
+
+
+def _write_files(
+    out: Path,
+    root: Path,
+    produced: list[tuple[str, RunSummary]],
+    keys: list[str],
+    cache: ProductCache,
+    csv: bool,
+    results: dict[str, Any],
+) -> list[Path]:
+    """``metrics.parquet`` (and ``metrics.csv``), ``summary.csv``, ``groups.csv`` and ``training_results.json``."""
     dataset = sync_parts(out, {part_name(key): cache.part(key) for key, _ in produced})
     paths = [dataset]
     if csv:
         paths.append(write_csv(dataset, out / "metrics.csv"))
     paths += write_tables(results, keys, out)
     head = document_head(root, sweep_metadata(root, len(produced)))
+    groups, warnings = results["groups"], results["warnings"]
     records_json = (cache.record(key).read_bytes() for key, _ in produced)
-    paths.append(write_training_results(out / "training_results.json", head, records_json, groups, warnings))
-    from hpc_sweep.report.figures import plot_training_analysis, training_analysis_title  # matplotlib: on use
-
-    title = training_analysis_title(len(summaries), root)
-    paths.append(plot_training_analysis(summaries, out / "training_analysis.png", title))
-    _remember(cache, stamp, paths)
-    return Written(paths, results)
+    document = write_training_results(out / "training_results.json", head, records_json, groups, warnings)
+    return [*paths, document]
 
 
 _OUTPUTS = "outputs.json"

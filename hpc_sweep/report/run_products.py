@@ -10,9 +10,9 @@ logs: path, size, mtime, inode). When they did change, its event files are read 
 
 The cache (``<output dir>/.hpc_sweep_cache/`` unless ``--cache DIR``): ``events/`` (decoded event files) and
 ``runs/<key>.*``: ``.parquet`` (the run's part, hard-linked into ``metrics.parquet/``), ``.record.json`` (its record,
-ready to be spliced into ``training_results.json``), ``.npz`` (its curve digests) and ``.meta.json`` (its fingerprint
-and summary), written last, so that a run whose writing was cut short is remade. Deleting the cache costs one full
-read, never a wrong value.
+ready to be spliced into ``training_results.json``), ``.digests.npy`` (its curve digests) and ``.meta.json`` (its
+fingerprint and summary), written last, so that a run whose writing was cut short is remade. Deleting the cache
+costs one full read, never a wrong value.
 """
 
 from __future__ import annotations
@@ -41,8 +41,10 @@ from hpc_sweep.runstate import RunState
 
 CACHE_DIR = ".hpc_sweep_cache"
 #: Bumped whenever what a run's outputs hold changes, so that older cached outputs are remade.
-PRODUCT_VERSION = 1
+PRODUCT_VERSION = 3
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+#: Bins of a run's curve digests: the figure draws at most ~300 per panel, so 512 keep every min and max it shows.
+DIGEST_POINTS = 512
 _LISTS = ("_progression", "_steps")
 
 
@@ -64,6 +66,9 @@ class ProductCache:
 
     def record(self, key: str) -> Path:
         return self.runs / f"{key}.record.json"
+
+    def digests(self, key: str) -> Path:
+        return self.runs / f"{key}.digests.npy"
 
 
 def run_key(source: RunSource) -> str:
@@ -107,7 +112,8 @@ def fingerprint(source: RunSource, keys: list[str]) -> str:
 
 
 def produce(source: RunSource, keys: list[str], cache: ProductCache) -> tuple[str, RunSummary]:
-    """A run's key and summary: from the cache when its inputs are unchanged, else read and stored anew."""
+    """A run's key and summary: from the cache when its inputs are unchanged, else read and stored anew. The summary
+    travels without its curve digests (:func:`load_curves` reads them where a figure is drawn)."""
     key, stamp = run_key(source), fingerprint(source, keys)
     cached = _load(cache, key, stamp)
     if cached is not None:
@@ -127,7 +133,8 @@ def store_run(data: RunData, keys: list[str], cache: ProductCache, key: str, sta
     cache.runs.mkdir(parents=True, exist_ok=True)
     write_run_file(cache.part(key), run_table(data, keys))
     write_bytes_atomic(cache.record(key), orjson.dumps(record, default=str, option=JSON_OPTIONS))
-    curves = {m: digest_curve(*series) for m in RESULT_METRICS if (series := data.metric(m)) is not None}
+    series = {metric: data.metric(metric) for metric in RESULT_METRICS}
+    curves = {m: digest_curve(*s, max_points=DIGEST_POINTS) for m, s in series.items() if s is not None}
     summary = RunSummary(
         run_id=source.run_id,
         seed=source.seed,
@@ -137,10 +144,10 @@ def store_run(data: RunData, keys: list[str], cache: ProductCache, key: str, sta
         final_score=_final_score(record),
         steps_per_iteration=steps_per_iteration(data),
         record=slim_record(record),
-        curves=curves,
         warnings=list(data.warnings),
+        metrics=list(curves),
     )
-    _store(cache, key, stamp, summary)
+    _store(cache, key, stamp, summary, curves)
     return summary
 
 
@@ -156,14 +163,11 @@ def slim_record(record: dict[str, Any]) -> dict[str, Any]:
     return slim
 
 
-def _store(cache: ProductCache, key: str, stamp: str, summary: RunSummary) -> None:
+def _store(cache: ProductCache, key: str, stamp: str, summary: RunSummary, curves: dict[str, CurveDigest]) -> None:
     """Write the digests, then the meta file that makes the run's outputs count (written last)."""
-    arrays = {f"{metric}/{name}": array for metric, d in summary.curves.items() for name, array in d.arrays().items()}
-    buffer = _npz(arrays)
-    write_bytes_atomic(cache.runs / f"{key}.npz", buffer)
+    write_bytes_atomic(cache.digests(key), _digests_bytes(curves))
     meta = {k: v for k, v in asdict(summary).items() if k != "curves"}
     meta["final_score"] = None if not np.isfinite(summary.final_score) else summary.final_score
-    meta["metrics"] = list(summary.curves)
     meta["fingerprint"] = stamp
     meta["stored"] = _stored_keys(cache, key)
     write_bytes_atomic(cache.runs / f"{key}.meta.json", orjson.dumps(meta, default=str, option=JSON_OPTIONS))
@@ -172,16 +176,37 @@ def _store(cache: ProductCache, key: str, stamp: str, summary: RunSummary) -> No
 def _stored_keys(cache: ProductCache, key: str) -> list[list[Any]]:
     """Size, mtime and inode of the run's stored files: a file damaged or replaced after its meta was written (the
     part is hard-linked into ``metrics.parquet``, where it can be edited) makes the run's outputs be remade."""
-    paths = (cache.part(key), cache.record(key), cache.runs / f"{key}.npz")
+    paths = (cache.part(key), cache.record(key), cache.digests(key))
     return [stat_key(path)[1:] for path in paths]
 
 
-def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+def _digests_bytes(curves: dict[str, CurveDigest]) -> bytes:
+    """A run's digests as three ``.npy`` arrays in one file (one read on load, however many metrics): each metric's
+    width and bin count, the integer fields stacked, the float fields stacked."""
     import io
 
+    digests = list(curves.values())
+    ints = [np.stack([d.bin, d.count, d.low_step, d.high_step]) for d in digests]
+    floats = [np.stack([d.mean, d.low, d.high]) for d in digests]
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.save(buffer, np.array([[d.width, d.num_bins] for d in digests], dtype=np.int64).reshape(-1, 2))
+    np.save(buffer, np.concatenate(ints, axis=1) if ints else np.empty((4, 0), np.int64))
+    np.save(buffer, np.concatenate(floats, axis=1) if floats else np.empty((3, 0)))
     return buffer.getvalue()
+
+
+def load_curves(cache: ProductCache, key: str, metrics: list[str]) -> dict[str, CurveDigest]:
+    """The digests :func:`store_run` kept for a run (``metrics``: their names, in the order stored)."""
+    with open(cache.digests(key), "rb") as handle:
+        index, ints, floats = (np.load(handle, allow_pickle=False) for _ in range(3))
+    curves, at = {}, 0
+    for metric, (width, size) in zip(metrics, index.tolist(), strict=True):
+        part = slice(at, at + size)
+        bins, count, low_step, high_step = ints[:, part]
+        mean, low, high = floats[:, part]
+        curves[metric] = CurveDigest(width, bins, count, mean, low, high, low_step, high_step)
+        at += size
+    return curves
 
 
 def _load(cache: ProductCache, key: str, stamp: str) -> RunSummary | None:
@@ -190,13 +215,6 @@ def _load(cache: ProductCache, key: str, stamp: str) -> RunSummary | None:
         meta = orjson.loads((cache.runs / f"{key}.meta.json").read_bytes())
         if meta.get("fingerprint") != stamp or meta.get("stored") != _stored_keys(cache, key):
             return None  # inputs changed, or a stored file was changed or lost since
-        with np.load(cache.runs / f"{key}.npz", allow_pickle=False) as stored:
-            curves = {
-                metric: CurveDigest.from_arrays(
-                    {name.split("/", 1)[1]: stored[name] for name in stored.files if name.startswith(f"{metric}/")}
-                )
-                for metric in meta["metrics"]
-            }
         score = meta["final_score"]
         return RunSummary(
             run_id=meta["run_id"],
@@ -207,8 +225,8 @@ def _load(cache: ProductCache, key: str, stamp: str) -> RunSummary | None:
             final_score=float("nan") if score is None else float(score),
             steps_per_iteration=meta["steps_per_iteration"],
             record=meta["record"],
-            curves=curves,
             warnings=meta["warnings"],
+            metrics=meta["metrics"],
         )
     except (OSError, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
         return None

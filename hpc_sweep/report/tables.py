@@ -10,6 +10,7 @@ its runs share (empty where its runs differ). Intervals are two numeric columns 
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -104,13 +105,29 @@ def _interval(pair: Any) -> str:
     return f"[{_fmt(pair[0])}, {_fmt(pair[1])}]" if pair else "-"
 
 
+#: Above this many runs the terminal gets their state counts, not a row each (``summary.csv`` has every row).
+MAX_RUN_ROWS = 60
+
+
 def print_summary(results: dict[str, Any], console: Console) -> None:
-    """Per-run and per-group tables, like the seed script's closing summary but readable."""
+    """Per-run and per-group tables, like the seed script's closing summary but readable; a sweep of more than
+    :data:`MAX_RUN_ROWS` runs gets one line of state counts instead of its run table."""
+    experiments = results["experiments"]
+    if len(experiments) > MAX_RUN_ROWS:
+        counts = Counter(str(r["status"] or "unknown") for r in experiments)
+        states = ", ".join(f"[{style(state)}]{n} {state}[/]" for state, n in sorted(counts.items()))
+        console.print(f"{len(experiments)} runs: {states} (one row each in summary.csv)", highlight=False)
+    else:
+        _print_runs(experiments, console)
+    _print_groups(results, console)
+
+
+def _print_runs(experiments: list[dict[str, Any]], console: Console) -> None:
     runs = Table(title="runs")
     for column in ("run", "seed", "group", "status", "source", "iters", "final reward", "max reward", "minutes"):
         numeric = column in ("iters", "final reward", "max reward", "minutes")
         runs.add_column(column, justify="right" if numeric else "left", no_wrap=column != "group", overflow="fold")
-    for r in results["experiments"]:
+    for r in experiments:
         status = r["status"] or "unknown"
         runs.add_row(
             r["run_id"],
@@ -124,6 +141,9 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
             _fmt(r["duration_minutes"], 2),
         )
     console.print(runs)
+
+
+def _print_groups(results: dict[str, Any], console: Console) -> None:
     groups = Table(title="final score (mean reward over the last 10% of iterations) per group, 95% bootstrap CIs")
     for column in ("group", "n", "mean", "95% CI", "std", "median", "IQM", "95% CI (IQM)", "min (seed)", "max (seed)"):
         groups.add_column(column, no_wrap=column != "group", overflow="fold")

@@ -25,8 +25,9 @@ Names: a run without a seed is ``run_<run_id>``; a second run of one group with 
 names are made single path components. Links are relative where the target lies inside the directory that holds
 ``tensorboard/`` (a sweep dir can be moved or copied, see the README's Safety section), absolute otherwise.
 
-Rebuilt on every collect, atomically: the new tree is written into a fresh hidden directory, then the
-``tensorboard`` link is replaced by a rename, then the tree it pointed to is removed. Only what is ours is removed
+Rebuilt by a collect whose runs' links differ from the tree's (its marker names them by a hash), atomically: the new
+tree is written into a fresh hidden directory, then the ``tensorboard`` link is replaced by a rename, then the tree
+it pointed to is removed. Only what is ours is removed
 (links, our marker, the directories that held them): a ``tensorboard`` that is not our link (a directory the user
 made) is left alone, with a warning, and nothing is written.
 """
@@ -34,6 +35,7 @@ made) is left alone, with a warning, and nothing is written.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 import time
@@ -47,6 +49,7 @@ from hpc_sweep.collect.tfevents import iter_event_files
 VIEW_NAME = "tensorboard"
 _TREE_PREFIX = ".tensorboard-"
 _STALE_S = 3600.0  # a tree of ours left behind by an interrupted collect is removed once it is this old
+_STAMP = "plan: "  # the marker's line naming the links a tree holds, so that an unchanged tree is not rebuilt
 
 
 @dataclass
@@ -65,13 +68,18 @@ def write_tensorboard_tree(runs: Iterable[RunSource], base: Path) -> Tensorboard
     previous, problem = _our_tree(link)
     if problem:
         return TensorboardTree(None, warnings=[problem])
+    links = _plan(runs, Path(os.path.realpath(base)))
+    stamp = hashlib.blake2b(repr(links).encode(), digest_size=16).hexdigest()
+    count = len({"/".join(inside.split("/")[:2]) for inside, _ in links})
+    if previous is not None and _stamp_of(previous) == stamp:  # the same links as last time: nothing to redo
+        return TensorboardTree(link, runs=count)
     try:
         fresh = Path(tempfile.mkdtemp(prefix=_TREE_PREFIX, dir=base))
     except OSError as error:
         return TensorboardTree(None, warnings=[f"TensorBoard views not written in {base}: {error}"])
     swap = base / f".{VIEW_NAME}.link{fresh.name}"
     try:
-        count = _fill(fresh, runs, Path(os.path.realpath(base)))
+        _fill(fresh, links, stamp)
         os.symlink(fresh.name, swap)
         os.replace(swap, link)
     except BaseException as error:
@@ -99,14 +107,11 @@ def _our_tree(link: Path) -> tuple[Path | None, str | None]:
     return None, f"{link} links to {os.readlink(link)}, not to views of ours: left as it is, no views written"
 
 
-def _fill(tree: Path, runs: Iterable[RunSource], real_base: Path) -> int:
-    """Write the marker and one entry per run with run dirs; returns how many runs got one."""
-    (tree / TENSORBOARD_VIEW_MARKER).write_text(
-        "TensorBoard views of this sweep's runs, rebuilt by `hpc-sweep collect`; anything else here is left alone.\n",
-        encoding="utf-8",
-    )
+def _plan(runs: Iterable[RunSource], real_base: Path) -> list[tuple[str, str]]:
+    """Every link of the tree: (path inside the tree, what it points to): one run dir, or each of its attempts'
+    event files, per run with run dirs."""
     taken: set[tuple[str, str]] = set()
-    count = 0
+    links: list[tuple[str, str]] = []
     for run in runs:
         dirs = _distinct_dirs(run.log_dirs)
         if not dirs:
@@ -118,29 +123,49 @@ def _fill(tree: Path, runs: Iterable[RunSource], real_base: Path) -> int:
             n += 1
             name = f"{label}_{n}"
         taken.add((group, name))
-        entry = tree / group / name
-        entry.parent.mkdir(exist_ok=True)
+        entry = f"{group}/{name}"
         if len(dirs) == 1:
-            _link(dirs[0], entry, real_base)
-        else:
-            entry.mkdir()
-            for attempt, run_dir in enumerate(dirs, start=1):
-                for event_file in iter_event_files(run_dir):
-                    target = entry / event_file.name
-                    if target.is_symlink():  # two attempts' files of one name: keep both, in attempt order
-                        target = entry / f"{event_file.name}.attempt{attempt}"
-                    _link(event_file, target, real_base)
-        count += 1
-    return count
+            links.append((entry, _target(dirs[0], entry, real_base)))
+            continue
+        names: set[str] = set()
+        for attempt, run_dir in enumerate(dirs, start=1):
+            for event_file in iter_event_files(run_dir):
+                # Two attempts' files of one name: keep both, in attempt order.
+                file = event_file.name if event_file.name not in names else f"{event_file.name}.attempt{attempt}"
+                names.add(file)
+                links.append((f"{entry}/{file}", _target(event_file, f"{entry}/{file}", real_base)))
+    return links
 
 
-def _link(target: Path, link: Path, real_base: Path) -> None:
-    """``link`` -> ``target``: relative when the target lies inside ``real_base``, else absolute."""
+def _fill(tree: Path, links: list[tuple[str, str]], stamp: str) -> None:
+    """Write the marker (with the stamp of the links) and every link."""
+    (tree / TENSORBOARD_VIEW_MARKER).write_text(
+        "TensorBoard views of this sweep's runs, rebuilt by `hpc-sweep collect`; anything else here is left alone.\n"
+        f"{_STAMP}{stamp}\n",
+        encoding="utf-8",
+    )
+    for inside, target in links:
+        link = tree / inside
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, link)
+
+
+def _stamp_of(tree: Path) -> str | None:
+    """The stamp of the links a tree of ours was written with."""
+    try:
+        text = (tree / TENSORBOARD_VIEW_MARKER).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return next((line[len(_STAMP) :] for line in text.splitlines() if line.startswith(_STAMP)), None)
+
+
+def _target(target: Path, inside: str, real_base: Path) -> str:
+    """What the link at ``inside`` (a path in a tree directly inside ``real_base``) points to: relative when the
+    target lies inside ``real_base``, else absolute."""
     real = Path(os.path.realpath(target))
     if real.is_relative_to(real_base):
-        os.symlink(os.path.relpath(real, os.path.realpath(link.parent)), link)
-    else:
-        os.symlink(real, link)
+        return os.path.relpath(real, real_base / "tree" / Path(inside).parent)
+    return str(real)
 
 
 def _distinct_dirs(log_dirs: Iterable[Path]) -> list[Path]:

@@ -63,12 +63,17 @@ def test_collect_prints_the_tensorboard_command(sweep: Path) -> None:
     assert f"tensorboard --logdir {sweep / 'tensorboard'}" in result.stdout
 
 
-def test_each_collect_replaces_the_views_and_leaves_no_old_tree(sweep: Path) -> None:
+def test_a_collect_keeps_unchanged_views_and_replaces_changed_ones_leaving_no_old_tree(sweep: Path) -> None:
     before = os.readlink(sweep / "tensorboard")
+    assert run_cli("collect", str(sweep)).returncode == 0
+    assert os.readlink(sweep / "tensorboard") == before  # the same links: nothing rebuilt
+    marker = sweep / before / ".hpc_sweep_tensorboard_view"
+    marker.write_text(marker.read_text().splitlines()[0] + "\n")  # written for other links, or by an older collect
     assert run_cli("collect", str(sweep)).returncode == 0
     after = os.readlink(sweep / "tensorboard")
     assert after != before and after.startswith(".tensorboard-")
     assert [p.name for p in sweep.glob(".tensorboard*")] == [after]
+    assert sorted(tensorboard_runs(sweep / "tensorboard")) == ["tbstudy/seed1", "tbstudy/seed2"]
 
 
 def test_a_moved_sweep_keeps_its_views(sweep: Path, tmp_path: Path) -> None:
