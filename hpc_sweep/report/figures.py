@@ -11,13 +11,13 @@ top when every run says how many environment steps an iteration collects, and th
 Built for sweeps of a thousand runs: the figure reads only :class:`~hpc_sweep.analyse.run_summary.RunSummary`
 objects, whose curves are digests (:mod:`hpc_sweep.analyse.digest`), and draws each panel on about
 :data:`_LINE_BINS` bins (two per pixel column; runs shorter than that are drawn point for point, and their band is
-today's ``std_band``). The band is the spread across runs of their bin means. Each run's line passes through every
-bin's min and max, so spikes stay visible, until more than :data:`_MAX_EXTREME_RUNS` runs share a panel: then it goes
-through its bin means on fewer bins, and fainter, since a hundred overlaid lines show where the runs lie, not one
-run's spike, and drawing time grows with their points. A group's runs are one ``LineCollection`` per panel (one draw
-call, not one per run); every group's runs are drawn before any band, and the means last, so none is hidden. Above
-:data:`_MAX_BARS` runs one bar per run is unreadable, so the final-score panel becomes a strip plot: one column of
-jittered dots per group, named by what differs between the group names.
+exactly :func:`~hpc_sweep.analyse.curves.std_band`). The band is the spread across runs of their bin means. Each
+run's line passes through every bin's min and max, so spikes stay visible, until more than :data:`_MAX_EXTREME_RUNS`
+runs share a panel: then it goes through its bin means on fewer bins, and fainter, since a hundred overlaid lines
+show where the runs lie, not one run's spike, and drawing time grows with their points. A group's runs are one
+``LineCollection`` per panel (one draw call, not one per run); every group's runs are drawn before any band, and the
+means last, so none is hidden. Above :data:`_MAX_BARS` runs one bar per run is unreadable, so the final-score panel
+becomes a strip plot: one column of jittered dots per group, named by what differs between the group names.
 
 Plotting only draws: the bands and digests come from :mod:`hpc_sweep.analyse`.
 """
