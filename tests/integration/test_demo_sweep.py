@@ -70,7 +70,7 @@ def test_collect_of_the_sweep_and_of_its_bare_log_tree_agree(demo_sweep: tuple[P
     result = run_cli("collect", str(bare), "--output_dir", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     again = pd.read_parquet(tmp_path / "out" / "metrics.parquet")
-    mine = again[again.metric == "mean_reward"].groupby("seed").value.last().sort_index()
+    mine = again[again.metric == "mean_reward"].groupby("seed").value.last().sort_index().astype("float64")
     theirs = rewards.groupby("seed").value.last().sort_index()
     assert mine.round(5).tolist() == theirs.round(5).tolist()
     summary = json.loads((tmp_path / "out" / "training_results.json").read_text())
