@@ -24,18 +24,20 @@ _PROC_STATUS = "/proc/self/status"
 _UMASK_LOCK = threading.Lock()
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+def write_bytes_atomic(path: Path, data: bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` so that readers see either the old file or the new one, never a mix.
 
     The temp file lives beside the target because ``os.replace`` is only atomic within one filesystem (and NFS
     guarantees rename atomicity for same-directory renames). The new file's mode is ``0o666 & ~umask``.
+    ``durable=False`` skips the fsync: for cache files, whose loss or damage in a crash only costs a reread (their
+    readers check them), and which a collect writes thousands of.
     """
-    with open_atomic(path) as handle:
+    with open_atomic(path, durable) as handle:
         handle.write(data)
 
 
 @contextlib.contextmanager
-def open_atomic(path: Path) -> Iterator[IO[bytes]]:
+def open_atomic(path: Path, durable: bool = True) -> Iterator[IO[bytes]]:
     """A binary file to write ``path`` through piece by piece (a results file too big to build in memory first):
     readers see the old file until the block ends without an error, then the whole new one (as
     :func:`write_bytes_atomic`); on an error the old file stays and the temp file is removed."""
@@ -48,7 +50,8 @@ def open_atomic(path: Path) -> Iterator[IO[bytes]]:
             _chmod(handle.fileno(), tmp, mode)
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

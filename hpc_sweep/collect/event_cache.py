@@ -180,7 +180,7 @@ class EventCache:
             self._memory[entry.path] = entry
             return
         with contextlib.suppress(OSError):  # a cache that cannot be written costs speed, never a result
-            write_bytes_atomic(self._entry_path(entry.path), encode_entry(entry))
+            write_bytes_atomic(self._entry_path(entry.path), encode_entry(entry), durable=False)
 
 
 def _resume_at(entry: _Entry | None, key: FileKey, handle: BinaryIO) -> int | None:

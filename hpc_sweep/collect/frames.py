@@ -25,12 +25,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from hpc_sweep.collect.metrics import canonical_metric
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    import pandas as pd
 
     from hpc_sweep.collect.discover import RunSource
     from hpc_sweep.collect.results import RunData
@@ -62,6 +63,8 @@ def grid_keys(sources: Iterable[RunSource]) -> list[str]:
 
 def metrics_frame(runs: list[RunData]) -> pd.DataFrame:
     """Every scalar point of every run, long (columns in the module docstring)."""
+    import pandas as pd  # imported on use: pandas takes a third of a second to import
+
     keys = grid_keys(run.source for run in runs)
     columns = [*METRIC_COLUMNS[:3], *keys, *METRIC_COLUMNS[3:]]
     frames = []
@@ -90,6 +93,8 @@ def metrics_frame(runs: list[RunData]) -> pd.DataFrame:
 
 def runs_frame(runs: list[RunData]) -> pd.DataFrame:
     """One row per run: who it is, how it ended, where its numbers came from and where its files are."""
+    import pandas as pd  # imported on use: pandas takes a third of a second to import
+
     keys = grid_keys(run.source for run in runs)
     rows = []
     for run in runs:

@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from hpc_sweep.atomic import open_atomic, write_bytes_atomic
@@ -140,6 +138,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def write_csv(dataset: Path, path: Path) -> Path:
     """``metrics.csv`` of every point, from ``metrics.parquet``, one run file at a time (opt-in: ``--csv``)."""
+    import pyarrow.csv as pa_csv
+
     files = sorted(Path(dataset).glob(f"{PART_PREFIX}*.parquet"))
     with open_atomic(path) as handle:
         writer = None
@@ -166,6 +166,8 @@ def read_metrics(
 ) -> pd.DataFrame:
     """``metrics.parquet`` as a DataFrame, reading only the runs, tags or canonical metrics asked for (row groups
     whose statistics exclude them are skipped); text columns come back as strings."""
+    import pyarrow.dataset as ds  # imported on use, as it imports pandas
+
     files = sorted(str(p) for p in Path(dataset).glob(f"{PART_PREFIX}*.parquet"))
     if not files:
         raise FileNotFoundError(f"{dataset} holds no run files")
