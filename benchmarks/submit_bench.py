@@ -129,7 +129,8 @@ def main() -> None:
         seeds = [str(k) for k in range(args.runs)]
         submit_s, result = _timed(
             [*cli, "submit", "--executor", "slurm", "--profile", str(profile), "--seeds", *seeds,
-             "--max_iterations", "1", "--num_envs", "1", "--common_folder", "bench", "--output_dir", str(sweep)],
+             "--max_iterations", "1", "--num_envs", "1", "--common_folder", "bench", "--output_dir", str(sweep),
+             "--then", "none"],  # the arrays only: no collect job (its own sbatch) to time or to cancel
             env,
         )  # fmt: skip
         if result.returncode != 0:

@@ -101,6 +101,9 @@ def _submit(args: argparse.Namespace) -> int:
         wait=args.wait,
         max_requeues=args.max_requeues,
         given=given,
+        track=tuple(args.track),
+        then=args.then,
+        notify=tuple(args.notify),
     )
     return EXIT_OK if submit(spec, options) else EXIT_RUN_FAILED
 

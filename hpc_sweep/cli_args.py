@@ -68,6 +68,17 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _notify_uri(text: str) -> str:
+    """``--notify``: mailto:ADDR or a webhook URL; the message never repeats a URL (it may be a credential)."""
+    from hpc_sweep.errors import UsageError
+    from hpc_sweep.launch.notify import check_notify
+
+    try:
+        return check_notify(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--notify: ")) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line interface."""
     from hpc_sweep.launch.base import LAUNCHERS
@@ -126,6 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="local: runs at once (default: GPUs x runs_per_gpu, or CPU cores / 2)",
     )
     _add(sweep, "resume", action="store_true", help="reuse an existing sweep dir and run its unfinished runs")
+    _add(
+        sweep,
+        "track",
+        nargs="+",
+        action="extend",
+        default=[],
+        type=_existing_path,
+        metavar="PATH",
+        help="code dirs whose git commit, status and diff are recorded in <sweep>/provenance (besides the workdir)",
+    )
     slurm = submit.add_argument_group("slurm resources (override the profile's [slurm] table)")
     for resource in SLURM_RESOURCES:
         flag = resource.flag or resource.name
@@ -143,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_REQUEUES,
         help=f"requeues on time limit/preemption (default {DEFAULT_MAX_REQUEUES})",
     )
+
+    then = submit.add_argument_group("after the runs (see README: Submit and walk away)")
+    _add(then, "then", choices=("collect", "none"), default="collect",
+         help="collect (and compare by grid keys) when the runs end: slurm queues a CPU job after the array "
+         "(default: collect)")  # fmt: skip
+    _add(then, "notify", action="append", default=[], type=_notify_uri, metavar="URI",
+         help="mailto:ADDR (Slurm mails at the collect job's end) or an https:// webhook that gets a summary "
+         "(kept in <sweep>/.notify, mode 0600); repeatable")  # fmt: skip
 
     status = verbs.add_parser("status", help="show where a sweep stands")
     status.add_argument("sweep_dir", type=Path)
@@ -236,6 +265,14 @@ def typed_flags(args_list: list[str]) -> frozenset[str]:
     for action in _submit_parser(parser)._actions:
         action.default = argparse.SUPPRESS
     return frozenset(vars(parser.parse_args(args_list))) - {"verb"}
+
+
+def _existing_path(text: str) -> Path:
+    """A ``--track`` path: it must exist (its git state is recorded at submit)."""
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text!r} does not exist; give a code directory (a git checkout)")
+    return path
 
 
 def _window(text: str) -> float | int:

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from hpc_sweep.command import JobRequest
+from hpc_sweep.gpu_sampler import GpuSampler
 from hpc_sweep.layout import SweepLayout
 from hpc_sweep.logs.console import LogScan
 from hpc_sweep.logs.layouts import LAYOUTS, RunIdentity, latest_checkpoint
+from hpc_sweep.provenance.attempt import attempt_code
 from hpc_sweep.records import now_iso, read_record, update_partial_results, write_record
 from hpc_sweep.runstate import RunState, classify_exit
 
@@ -63,6 +65,7 @@ class TrainingJob:
         # Guards the end of the record: a requeue signal (checkpoint) and the training's own end may race in a pack.
         self._ending = threading.RLock()
         self._checkpointed = False
+        self._sampler: GpuSampler | None = None  # this attempt's GPU utilisation samples (gpu_usage)
 
     def __getstate__(self) -> dict[str, Any]:
         """submitit pickles the job before it runs: only a fresh one travels (a lock and a process do not pickle)."""
@@ -98,8 +101,10 @@ class TrainingJob:
             "checkpoint": layout.store_path(checkpoint[0]) if checkpoint else None,
             "argv": argv,
         }
+        record.update(attempt_code(layout.root, record["attempt"], previous))  # the code this attempt runs
         self._record, self._request = record, request
         write_record(layout, record)
+        self._sampler = GpuSampler(request.gpu or os.environ.get("CUDA_VISIBLE_DEVICES")).start()
         started = self._started = time.time()
         outcome = self._run_subprocess(request, argv, layout.train_log(request.run_id), record["attempt"])
         with self._ending:
@@ -174,6 +179,7 @@ class TrainingJob:
             "reason": reason,
             "log_dir": log_dir,
             "checkpoint": record.get("checkpoint"),
+            "gpu_usage": self._sampler.stop() if self._sampler else None,
         }
         record.update(
             state=state,

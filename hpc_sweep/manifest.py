@@ -55,6 +55,8 @@ STATE_FIELDS = (
     "duration_minutes",
     "iterations_done",
     "final_reward_mean",
+    "code_commit",  # the code each attempt ran (hpc_sweep.provenance.attempt)
+    "code_mismatch",
 )
 
 

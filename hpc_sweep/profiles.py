@@ -6,7 +6,8 @@ The shipped profiles are package data (``hpc_sweep/slurm_templates/``; the repos
 own in ``./slurm_templates`` or in directories named by ``$HPC_SWEEP_PROFILE_PATH`` (see :func:`profile_dirs`).
 
 A profile names the launcher prefix (``python``, ``./isaaclab.sh -p``, an ``apptainer exec`` line), the training
-script, the working directory, which optional flags the script accepts, and Slurm resources. Profiles are
+script, the working directory, which optional flags the script accepts, and Slurm resources (``[slurm]``; ``[then]``
+for the collect job that follows the sweep, see :func:`hpc_sweep.resources.then_parameters`). Profiles are
 validated here, at the edge, so that a typo fails before anything is created or submitted.
 """
 
@@ -25,7 +26,7 @@ from hpc_sweep.errors import UsageError
 from hpc_sweep.logs.layouts import LAYOUTS
 from hpc_sweep.names import check_one_line, shown
 from hpc_sweep.resources import BY_NAME as SLURM_RESOURCES
-from hpc_sweep.resources import resource_value
+from hpc_sweep.resources import resource_value, then_parameters
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,6 +39,7 @@ _SECTIONS = {
     "description": str,
     "command": dict,
     "slurm": dict,
+    "then": dict,
     "vars": dict,
 }
 _COMMAND_KEYS = frozenset({"launcher", "script", "workdir", "flags", "extra_args", "resume", "layout"})
@@ -66,6 +68,7 @@ class Profile:
     resume: str = DEFAULT_RESUME
     layout: str = DEFAULT_LAYOUT
     slurm: dict[str, Any] = field(default_factory=dict)
+    then: dict[str, Any] = field(default_factory=dict)  # the collect job's resources (see resources.then_parameters)
     vars: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(
@@ -116,6 +119,7 @@ class Profile:
             "resume": self.resume,
             "layout": self.layout,
             "slurm": self.slurm,
+            "then": self.then,
             "vars": self.vars,
         }
 
@@ -211,6 +215,8 @@ def parse_profile(data: dict[str, Any], name: str, source: str) -> Profile:
     _check_keys(slurm.keys(), SLURM_RESOURCES.keys(), f"profile {source} [slurm]")
     for key, value in slurm.items():
         resource_value(key, value, f"profile {source} [slurm] {key}")
+    then = dict(data.get("then", {}))
+    then_parameters(then, f"profile {source} [then]")
     resume = _string(command.get("resume", DEFAULT_RESUME), f"{where} resume")
     if resume not in RESUME_STYLES:
         raise UsageError(f"{where} resume: {shown(resume)}; valid: {', '.join(sorted(RESUME_STYLES))}")
@@ -233,6 +239,7 @@ def parse_profile(data: dict[str, Any], name: str, source: str) -> Profile:
         resume=resume,
         layout=layout,
         slurm=slurm,
+        then=then,
         vars={str(k): _string(v, f"profile {source} [vars] {k}") for k, v in variables.items()},
     )
 

@@ -300,3 +300,25 @@ def resource_value(name: str, value: Any, where: str | None = None) -> Any:
     if resource.pattern and not re.fullmatch(resource.pattern, text):
         raise UsageError(f"{where} {shown(text)} is not {resource.expected}")
     return text
+
+
+#: The collect job that follows a sweep (a profile's ``[then]`` table): its key -> the resource whose rule it follows.
+THEN_RESOURCES = {"time": "time", "cpus": "cpus_per_task", "mem": "mem", "partition": "partition"}
+#: What the collect job asks for when the profile's ``[then]`` table does not say: CPUs for collect's reader
+#: processes, memory for the figures, time for a large sweep read the first time (later collects read only changes).
+THEN_DEFAULTS: dict[str, Any] = {"time": "01:00:00", "cpus": 2, "mem": "8G"}
+
+
+def then_parameters(table: Any, where: str = "[then]") -> dict[str, Any]:
+    """The collect job's submitit parameters from a ``[then]`` table (``time``, ``cpus``, ``mem``, ``partition``),
+    :data:`THEN_DEFAULTS` filling what it leaves out; each value follows the rule of its Slurm resource."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{where} must be a table (time, cpus, mem, partition), got {shown(table)}")
+    unknown = sorted(set(table) - set(THEN_RESOURCES))
+    if unknown:
+        raise UsageError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(THEN_RESOURCES))}")
+    params: dict[str, Any] = {}
+    for key, value in {**THEN_DEFAULTS, **table}.items():
+        name = THEN_RESOURCES[key]
+        params[BY_NAME[name].submitit or name] = resource_value(name, value, f"{where} {key}")
+    return params

@@ -11,7 +11,8 @@ Schema ``hpc_sweep.comparison/1``::
 
     {"schema", "metric", "final_window",
      "groups": [{name, n, mean, std, median, iqm, min, min_seed, max, max_seed, mean_ci, iqm_ci (95% bootstrap;
-                 std and CIs null for n < 2), seeds, run_ids}],
+                 std and CIs null for n < 2), seeds, run_ids, gpu_hours (sum over the group's runs),
+                 gpu_hours_per_run, score_per_gpu_hour (mean score / GPU-hours per run; null without accounting)}],
      "pairs": [PairComparison.to_dict(): a, b, n_a, n_b, mean_a, mean_b, diff, diff_ci, welch_t, welch_p, mw_u,
                mw_p, p_adjusted, prob_improvement, prob_improvement_ci, hedges_g, significant, verdict, warnings],
      "warnings": [one line per group that pools runs of different grid points or iteration counts
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from hpc_sweep.analyse.cost import score_per_gpu_hour
 from hpc_sweep.analyse.curves import CurveBand, ci_band, run_series
 from hpc_sweep.analyse.results import counts_in_statistics
 from hpc_sweep.analyse.stats import performance_profile
@@ -142,12 +144,20 @@ def compare(groups: list[Group], metric: str, final_window: float | int, seed: i
                 **group_stats(g.run_scores, [r.source.seed for r in g.runs], seed=seed).to_dict(),
                 "seeds": [r.source.seed for r in g.runs],
                 "run_ids": [r.source.run_id for r in g.runs],
+                **group_cost(g),
             }
             for g in groups
         ],
         "pairs": [pair.to_dict() for pair in pairs],
         "warnings": pooling_warnings(groups),
     }
+
+
+def group_cost(group: Group) -> dict[str, Any]:
+    """The group's cost beside its score (:func:`~hpc_sweep.analyse.cost.score_per_gpu_hour`): its runs' GPU-hours
+    from their ``info["usage"]`` (what ``collect`` got from the scheduler's accounting)."""
+    hours = [(run.source.info.get("usage") or {}).get("gpu_hours") for run in group.runs]
+    return score_per_gpu_hour(group.run_scores.tolist(), hours)
 
 
 def pooling_warnings(groups: list[Group]) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from hpc_sweep.analyse.cost import cost_keys, total_cost
 from hpc_sweep.analyse.summary import DEFAULT_FINAL_WINDOW, GroupStats, curve_summary, group_stats
 from hpc_sweep.collect.metrics import RESULT_METRICS
 from hpc_sweep.collect.results import NO_REWARD_DATA, RunData
@@ -56,7 +57,9 @@ def experiment_record(run: RunData, final_window: float | int = DEFAULT_FINAL_WI
         "duration_minutes": source.info.get("duration_minutes"),
         "command": source.info.get("command"),
         "log_dirs": [str(d) for d in source.log_dirs],
+        "code_commit": source.info.get("code_commit"),  # the code dir's commit at the run's last attempt
         "console_logs": [str(p) for p in source.console_logs],
+        **cost_keys(source.info.get("usage")),  # GPU-hours, CPU efficiency, memory, GPU use: analyse/cost.py
     }
     for metric in RESULT_METRICS:
         series = run.metric(metric)
@@ -79,6 +82,7 @@ class GroupResult:
     improvement_rate: float | None
     iterations_to_90: float | None
     excluded: list[dict[str, Any]]
+    gpu_hours: float | None = None  # every run of the group, excluded ones too: their time was spent
 
     @property
     def excluded_runs(self) -> list[str]:
@@ -95,6 +99,7 @@ class GroupResult:
             "convergence_stability": self.convergence_stability,
             "improvement_rate": self.improvement_rate,
             "iterations_to_90": self.iterations_to_90,
+            "gpu_hours": self.gpu_hours,
             "excluded_runs": self.excluded_runs,
             "excluded": [dict(entry) for entry in self.excluded],
         }
@@ -124,6 +129,7 @@ def group_results(records: list[dict[str, Any]], seed: int = 0) -> list[GroupRes
                 convergence_stability=_mean_of(kept, "convergence_stability"),
                 improvement_rate=_mean_of(kept, "improvement_rate"),
                 iterations_to_90=_median_of(kept, "iterations_to_90"),
+                gpu_hours=total_cost(members)["gpu_hours"],
                 excluded=[
                     {"run_id": r["run_id"], "seed": r["seed"], "state": str(r["status"]), "reason": reason}
                     for r, reason in reasons

@@ -39,6 +39,9 @@ EVENT_PREFIX = "events.out.tfevents."
 SUMMARIES = "summaries.txt"
 #: A run's state and reason as its launcher sees them (``hpc-sweep collect`` asks the launcher, once, before reading).
 RunStates = Mapping[str, tuple[str | None, str | None]]
+#: What each run cost (GPU-hours, CPU efficiency, peak memory, GPU utilisation: see :mod:`hpc_sweep.analyse.cost`), by
+#: run id, as ``collect`` computed it from the launcher's accounting; it becomes the run's ``info["usage"]``.
+RunUsage = Mapping[str, Mapping[str, Any]]
 _CONSOLE_MARK = b"Learning iteration"
 _LOG_SUFFIXES = (".log", ".out", ".txt", ".err")
 #: The file that marks a directory of TensorBoard views written by ``collect`` (links to run dirs, never runs).
@@ -65,18 +68,19 @@ class RunSource:
     warnings: list[str] = field(default_factory=list)
 
 
-def discover_runs(path: Path, states: RunStates | None = None) -> list[RunSource]:
+def discover_runs(path: Path, states: RunStates | None = None, usage: RunUsage | None = None) -> list[RunSource]:
     """The runs under ``path`` (a sweep dir of ours, or any log tree); exit-2 error when there are none.
 
     ``states`` overrides the state and reason a sweep's records hold (the scheduler's word on runs that could not
-    record their own end); without it the records are believed as they are.
+    record their own end); without it the records are believed as they are. ``usage`` (by run id) becomes each
+    sweep run's ``info["usage"]``.
     """
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path} does not exist; give a sweep dir or a directory of training logs")
     if not path.is_dir():
         raise UsageError(f"{path} is a file, not a sweep dir or a directory of training logs")
-    runs = runs_from_manifest(path, states) if is_sweep_dir(path) else scan_tree(path)
+    runs = runs_from_manifest(path, states, usage) if is_sweep_dir(path) else scan_tree(path)
     if not runs:
         raise UsageError(
             f"{path} holds no training runs (no events.out.tfevents.*, RSL-RL console log or summaries.txt found)"
@@ -84,8 +88,9 @@ def discover_runs(path: Path, states: RunStates | None = None) -> list[RunSource
     return runs
 
 
-def runs_from_manifest(path: Path, states: RunStates | None = None) -> list[RunSource]:
-    """Runs as the sweep's manifest and records describe them, with ``states`` (by run id) taking precedence."""
+def runs_from_manifest(path: Path, states: RunStates | None = None, usage: RunUsage | None = None) -> list[RunSource]:
+    """Runs as the sweep's manifest and records describe them, with ``states`` (by run id) taking precedence and
+    ``usage`` (by run id) in each run's ``info["usage"]``."""
     sweep = load_sweep(path)
     runs: list[RunSource] = []
     for run in sweep.runs:
@@ -105,7 +110,8 @@ def runs_from_manifest(path: Path, states: RunStates | None = None) -> list[RunS
                     f"run {run['run_id']}: recorded log dir {d} does not exist (moved or deleted?); "
                     "its data_source says what was read instead"
                     for d in missing
-                ],
+                ]
+                + code_change_warnings(run),
                 status=run.get("state") or RunState.UNKNOWN,
                 error=run.get("reason"),
                 info={
@@ -117,10 +123,22 @@ def runs_from_manifest(path: Path, states: RunStates | None = None) -> list[RunS
                     "attempt": run.get("attempt"),
                     "exit_code": run.get("exit_code"),
                     "max_iterations": run.get("max_iterations"),
+                    "code_commit": run.get("code_commit"),
                 },
             )
         )
+        if usage is not None and run["run_id"] in usage:
+            runs[-1].info["usage"] = dict(usage[run["run_id"]])
     return runs
+
+
+def code_change_warnings(run: dict[str, Any]) -> list[str]:
+    """One warning per attempt of a run that ran other code than was submitted (the record's ``code_mismatch``,
+    see :mod:`hpc_sweep.provenance.attempt`)."""
+    lines = run.get("code_mismatch") or []
+    return [
+        f"run {run['run_id']}: {line}; its results may mix code versions" for line in lines if isinstance(line, str)
+    ]
 
 
 def recorded_log_dirs(run: dict[str, Any]) -> list[Path]:

@@ -29,13 +29,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import pandas as pd
 from rich.console import Console
 
-from hpc_sweep.collect.discover import SUMMARIES, RunSource, RunStates, discover_runs
+from hpc_sweep.collect.discover import SUMMARIES, RunSource, RunStates, RunUsage, discover_runs
 from hpc_sweep.collect.event_cache import EventCache
 from hpc_sweep.collect.frames import metrics_frame, runs_frame
 from hpc_sweep.collect.metrics import METRIC_TAGS, canonical_metric
@@ -43,6 +42,9 @@ from hpc_sweep.collect.tfevents import iter_event_files, read_event_files
 from hpc_sweep.logs.console import parse_console_metrics, parse_summaries, scan_log
 from hpc_sweep.logs.layouts import read_agent_params
 from hpc_sweep.runstate import EXCLUDED_FROM_STATS, IN_FLIGHT, RunState
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _RECENT_S = 120.0
 #: How much of a console log's end is read to learn its last iteration (the check before any gap filling).
@@ -258,12 +260,16 @@ def _reached_planned_end(data: RunData) -> bool:
 
 
 def collect(
-    path: Path, console: Console | None = None, workers: int | None = None, states: RunStates | None = None
+    path: Path,
+    console: Console | None = None,
+    workers: int | None = None,
+    states: RunStates | None = None,
+    usage: RunUsage | None = None,
 ) -> Collection:
-    """Discover and read every run under ``path`` (see :func:`read_runs`); ``states``: the launcher's view of a
-    sweep's runs (see :func:`hpc_sweep.collect.discover.discover_runs`)."""
+    """Discover and read every run under ``path`` (see :func:`read_runs`); ``states`` and ``usage``: the launcher's
+    view of a sweep's runs and what each cost (see :func:`hpc_sweep.collect.discover.discover_runs`)."""
     console = console or Console(stderr=True)
-    runs = read_runs(discover_runs(Path(path), states), console, workers)
+    runs = read_runs(discover_runs(Path(path), states, usage), console, workers)
     warnings = [warning for run in runs for warning in run.warnings]
     return Collection(root=Path(path), runs=runs, warnings=warnings)
 

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from collections.abc import Iterable
 
-_RANGE = re.compile(r"^(\d+)_\[(.+?)\]$")
-
-
-def _expand(job_id: str) -> list[str]:
-    """``123_[0-2,5%4]`` -> ``123_0 123_1 123_2 123_5``; plain ids unchanged."""
-    match = _RANGE.match(job_id)
-    if not match:
-        return [job_id]
-    base, spec = match.group(1), match.group(2).split("%")[0]
-    ids: list[str] = []
-    for part in spec.split(","):
-        first, _, last = part.partition("-")
-        ids += [f"{base}_{k}" for k in range(int(first), int(last or first) + 1)]
-    return ids
+from hpc_sweep.launch.accounting import ACCOUNTING_FORMAT, JobReport, expand_job_id, parse_accounting
 
 
 def job_states(array_ids: Iterable[str]) -> dict[str, str]:
@@ -43,6 +29,27 @@ def job_states(array_ids: Iterable[str]) -> dict[str, str]:
     return {}
 
 
+def job_report(array_ids: Iterable[str]) -> JobReport:
+    """Every task's state and every attempt's accounting (time, GPUs, CPUs, CPU time, peak memory) of the given
+    arrays, in one ``sacct -D`` call (see :mod:`hpc_sweep.launch.accounting`); states only, from ``squeue``, when
+    accounting does not answer."""
+    ids = ",".join(sorted(set(array_ids)))
+    if not ids:
+        return JobReport()
+    if shutil.which("sacct"):
+        command = ["sacct", "-j", ids, "-n", "-P", "-D", "-o", ACCOUNTING_FORMAT]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        report = parse_accounting(result.stdout) if result.returncode == 0 else JobReport()
+        if report.states:
+            return report
+    if shutil.which("squeue"):
+        result = subprocess.run(
+            ["squeue", "-h", "-r", "-j", ids, "-o", "%i|%T"], capture_output=True, text=True, timeout=60
+        )
+        return JobReport(states=_parse(result.stdout) if result.returncode == 0 else {})
+    return JobReport()
+
+
 def _parse(text: str) -> dict[str, str]:
     states: dict[str, str] = {}
     for line in text.splitlines():
@@ -50,7 +57,7 @@ def _parse(text: str) -> dict[str, str]:
         if not job_id or not state:
             continue
         state = state.split()[0]  # "CANCELLED by 0" -> "CANCELLED"
-        for expanded in _expand(job_id):
+        for expanded in expand_job_id(job_id):
             states[expanded] = state
     return states
 

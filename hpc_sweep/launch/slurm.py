@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from hpc_sweep.command import JobRequest
 from hpc_sweep.errors import HpcSweepError, UsageError
 from hpc_sweep.launch.base import ObserverFactory
-from hpc_sweep.launch.sacct import cancel_jobs, job_states
+from hpc_sweep.launch.followup import cancel_followups, live_followup_ids, record_followup_states
+from hpc_sweep.launch.sacct import cancel_jobs, job_report, job_states
 from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest
 from hpc_sweep.names import check_one_line, shown
 from hpc_sweep.records import now_iso, read_record, write_record
@@ -242,11 +243,17 @@ class SlurmLauncher:
 
         A job killed by the scheduler (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, CANCELLED before it started) cannot write
         its own record; its Slurm state becomes its state and reason here (see :func:`overlay_scheduler`).
+        The same call's accounting of every attempt (elapsed time, GPUs, CPU time, peak memory) is kept in the
+        manifest's ``accounting`` (see :func:`hpc_sweep.analyse.cost.run_costs`), so a sweep read where sacct does
+        not answer (copied elsewhere, records purged) keeps what was last seen.
         """
         arrays = _arrays(sweep)
         if not arrays:
             return
-        states = job_states(arrays)
+        report = job_report([*arrays, *live_followup_ids(sweep)])  # and the collect job's, in the same call
+        states = report.states
+        if report.accounted:
+            sweep.manifest["accounting"] = {"source": "sacct", "updated": now_iso(), "jobs": report.attempts}
         for run in sweep.runs:
             slurm_state = states.get(str(run.get("job_id")))
             state = parse_state(run.get("state"))
@@ -254,6 +261,7 @@ class SlurmLauncher:
                 continue
             run["slurm_state"] = slurm_state
             run["state"], run["reason"] = overlay_scheduler(state, slurm_state, run.get("reason"))
+        record_followup_states(sweep, states)  # the collect job after the arrays (hpc_sweep.launch.followup)
 
     def wait(self, sweep_dir: Path, console: Console, poll_s: float = 10.0) -> bool:
         """Block until every run has ended (one sacct call per poll), with a progress bar; True if all completed."""
@@ -280,6 +288,7 @@ class SlurmLauncher:
         if not arrays:
             console.print(f"{sweep.layout.root}: no Slurm jobs recorded; nothing to cancel")
             return
+        cancel_followups(sweep, console)  # first: an afterany collect job would start once the arrays are cancelled
         cancel_jobs(arrays)
         deadline = _time.monotonic() + grace_s
         while _time.monotonic() < deadline:  # running jobs record their own cancellation on SIGTERM

@@ -33,6 +33,8 @@ from hpc_sweep.atomic import write_bytes_atomic, write_json_atomic, write_text_a
 from hpc_sweep.report.figures import figure_key, figure_png, group_colours, iteration_axis, wrapped
 from hpc_sweep.report.tables import flat_csv_row
 
+#: The cost columns beside the score: the group's GPU-hours and its mean score per GPU-hour of one run.
+_COST_COLUMNS = ("GPU-h", "mean per GPU-h")
 _LABEL_WIDTH = 40
 """Characters per line of a group name on an axis (longer names wrap)."""
 
@@ -52,7 +54,7 @@ def write_comparison(document: dict[str, Any], groups: list[Group], metric: str,
 def print_comparison(document: dict[str, Any], console: Console) -> None:
     """Group estimates, then one row per pair with every test, then the verdicts in plain words."""
     groups = Table(title=f"final {document['metric']} (mean over the last {window_text(document['final_window'])})")
-    for column in ("group", "n", "mean", "95% CI (mean)", "IQM", "95% CI (IQM)", "std", "median"):
+    for column in ("group", "n", "mean", "95% CI (mean)", "IQM", "95% CI (IQM)", "std", "median", *_COST_COLUMNS):
         groups.add_column(column)
     for g in document["groups"]:
         groups.add_row(
@@ -64,6 +66,8 @@ def print_comparison(document: dict[str, Any], console: Console) -> None:
             _ci(g.get("iqm_ci")),
             _f(g.get("std")),
             _f(g.get("median")),
+            _f(g.get("gpu_hours")),
+            _f(g.get("score_per_gpu_hour")),
         )
     console.print(groups)
     pairs = Table(title="pairwise comparisons")

@@ -5,16 +5,21 @@ record already as JSON from :mod:`hpc_sweep.report.run_products`.
 
 Schema ``hpc_sweep.training_results/1``::
 
-    {"schema", "generated", "source", "metadata": {task, seeds, ...from the manifest},
+    {"schema", "generated", "source", "metadata": {task, seeds, ..., provenance (sweep.json's), from the manifest},
+     "cost": {gpu_hours (sum over runs), runs, runs_with_gpu_hours, cpu_efficiency, gpu_util_mean (means over runs
+              that have them), max_rss_mb, gpu_mem_max_mb (largest)},
      "experiments": [{experiment_id, run_id, task, seed, group, point, status, error, data_source,
                       final_reward_mean (last value), final_score (mean over the last 10%), max_reward_achieved,
                       training_iterations, reward_progression, reward_steps, convergence_stability, improvement_rate,
-                      iterations_to_90, duration_minutes, command, log_dirs, console_logs (the run's console
-                      output: a sweep's runs/<id>/train.log), final_<m>, initial_<m>, <m>_progression, <m>_steps
-                      for each canonical metric m}],
+                      iterations_to_90, duration_minutes, command, log_dirs, code_commit (at the last attempt),
+                      console_logs (the run's console output: a sweep's runs/<id>/train.log), final_<m>,
+                      initial_<m>, <m>_progression, <m>_steps for each canonical metric m, gpu_hours,
+                      cpu_efficiency, max_rss_mb, gpu_util_mean, gpu_mem_max_mb (null when unmeasured: see
+                      hpc_sweep/analyse/cost.py)}],
      "groups": [{group, metric, n, mean, std, median, iqm, min, min_seed, max, max_seed, mean_ci, iqm_ci (95%
                  bootstrap), convergence_stability (mean over runs), improvement_rate (mean), iterations_to_90
-                 (median), excluded_runs (run ids), excluded: [{run_id, seed, state, reason}]}],
+                 (median), gpu_hours (sum over the group's runs), excluded_runs (run ids), excluded: [{run_id,
+                 seed, state, reason}]}],
      (group statistics use completed runs, and runs of unknown status in foreign log trees, that have a final score;
       every other run of the group is in excluded_runs and excluded, with why: the run's error for a failed or
       cancelled run, "no reward data found (logs gone?)" for a completed run without reward points; std and the CIs
@@ -86,4 +91,5 @@ def sweep_metadata(root: Path, runs: int) -> dict[str, Any]:
         "profile": data.get("profile", {}).get("name"),
         "created": data.get("created"),
         "runs": runs,
+        "provenance": data.get("provenance"),  # code commits, versions, image (hpc_sweep.provenance.capture)
     }

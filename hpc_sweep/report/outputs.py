@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from hpc_sweep.analyse.cost import total_cost
 from hpc_sweep.analyse.results import group_results
 from hpc_sweep.analyse.run_summary import RunSummary
 from hpc_sweep.atomic import write_bytes_atomic
@@ -47,7 +48,7 @@ def write_results(
     records = [summary.record for _, summary in produced]
     groups = [row.to_dict() for row in group_results(records)]
     warnings = [warning for _, summary in produced for warning in summary.warnings]
-    results = {"experiments": records, "groups": groups, "warnings": warnings}
+    results = {"experiments": records, "groups": groups, "warnings": warnings, "cost": total_cost(records)}
     stamp = _stamp(out, root, produced, keys, cache, csv)
     previous = _unchanged(cache, stamp)
     if previous is not None:
@@ -86,7 +87,7 @@ def _write_files(
     if csv:
         paths.append(write_csv(dataset, out / "metrics.csv"))
     paths += write_tables(results, keys, out)
-    head = document_head(root, sweep_metadata(root, len(produced)))
+    head = {**document_head(root, sweep_metadata(root, len(produced))), "cost": results["cost"]}  # sweep total
     groups, warnings = results["groups"], results["warnings"]
     records_json = (cache.record(key).read_bytes() for key, _ in produced)
     document = write_training_results(out / "training_results.json", head, records_json, groups, warnings)

@@ -41,7 +41,7 @@ from hpc_sweep.runstate import RunState
 
 CACHE_DIR = ".hpc_sweep_cache"
 #: Bumped whenever what a run's outputs hold changes, so that older cached outputs are remade.
-PRODUCT_VERSION = 3
+PRODUCT_VERSION = 4
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 #: Bins of a run's curve digests: the figure draws at most ~300 per panel, so 512 keep every min and max it shows.
 DIGEST_POINTS = 512
@@ -132,7 +132,7 @@ def store_run(data: RunData, keys: list[str], cache: ProductCache, key: str, sta
     record = experiment_record(data)
     cache.runs.mkdir(parents=True, exist_ok=True)
     write_run_file(cache.part(key), run_table(data, keys))
-    write_bytes_atomic(cache.record(key), orjson.dumps(record, default=str, option=JSON_OPTIONS))
+    write_bytes_atomic(cache.record(key), orjson.dumps(record, default=str, option=JSON_OPTIONS), durable=False)
     series = {metric: data.metric(metric) for metric in RESULT_METRICS}
     curves = {m: digest_curve(*s, max_points=DIGEST_POINTS) for m, s in series.items() if s is not None}
     summary = RunSummary(
@@ -165,12 +165,13 @@ def slim_record(record: dict[str, Any]) -> dict[str, Any]:
 
 def _store(cache: ProductCache, key: str, stamp: str, summary: RunSummary, curves: dict[str, CurveDigest]) -> None:
     """Write the digests, then the meta file that makes the run's outputs count (written last)."""
-    write_bytes_atomic(cache.digests(key), _digests_bytes(curves))
+    write_bytes_atomic(cache.digests(key), _digests_bytes(curves), durable=False)
     meta = {k: v for k, v in asdict(summary).items() if k != "curves"}
     meta["final_score"] = None if not np.isfinite(summary.final_score) else summary.final_score
     meta["fingerprint"] = stamp
     meta["stored"] = _stored_keys(cache, key)
-    write_bytes_atomic(cache.runs / f"{key}.meta.json", orjson.dumps(meta, default=str, option=JSON_OPTIONS))
+    meta_bytes = orjson.dumps(meta, default=str, option=JSON_OPTIONS)
+    write_bytes_atomic(cache.runs / f"{key}.meta.json", meta_bytes, durable=False)
 
 
 def _stored_keys(cache: ProductCache, key: str) -> list[list[Any]]:

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hpc_sweep.analyse.cost import COST_KEYS
 from hpc_sweep.analyse.results import group_points
 from hpc_sweep.atomic import write_text_atomic
 from hpc_sweep.report.failures import failure_markup
 from hpc_sweep.runstate import style
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUMMARY_COLUMNS = [
     "run_id",
@@ -39,6 +42,7 @@ SUMMARY_COLUMNS = [
     "improvement_rate",
     "iterations_to_90",
     "duration_minutes",
+    *COST_KEYS,  # gpu_hours, cpu_efficiency, max_rss_mb, gpu_util_mean, gpu_mem_max_mb (empty when unmeasured)
     "error",
 ]
 
@@ -55,6 +59,8 @@ def write_tables(results: dict[str, Any], keys: list[str], out: Path) -> list[Pa
 
 def summary_frame(results: dict[str, Any], keys: list[str]) -> pd.DataFrame:
     """``summary.csv``: one row per run of ``results["experiments"]``, a column per grid key after ``group``."""
+    import pandas as pd  # imported on use: pandas takes a third of a second to import
+
     at, experiments = SUMMARY_COLUMNS.index("group") + 1, results["experiments"]
     columns = [*SUMMARY_COLUMNS[:at], *keys, *SUMMARY_COLUMNS[at:]]
     rows = [{**{k: r.get(k) for k in SUMMARY_COLUMNS}, **_point_columns(r.get("point"), keys)} for r in experiments]
@@ -64,6 +70,8 @@ def summary_frame(results: dict[str, Any], keys: list[str]) -> pd.DataFrame:
 def groups_frame(results: dict[str, Any], keys: list[str]) -> pd.DataFrame:
     """``groups.csv``: one row per group of ``results["groups"]``, a column per grid key after ``group`` (the values
     its runs share), intervals as ``<name>_low``/``<name>_high`` numbers."""
+    import pandas as pd  # imported on use: pandas takes a third of a second to import
+
     points = group_points(results["experiments"])
     rows = []
     for group in results["groups"]:

@@ -14,12 +14,14 @@ import contextlib
 import shlex
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from rich.console import Console
 
-from hpc_sweep.collect.discover import CACHEDIR_TAG, RunStates, discover_runs
+from hpc_sweep.analyse.cost import sweep_run_costs
+from hpc_sweep.collect.discover import CACHEDIR_TAG, RunStates, RunUsage, discover_runs
 from hpc_sweep.collect.frames import grid_keys
 from hpc_sweep.collect.results import map_runs
 from hpc_sweep.errors import UsageError
@@ -38,13 +40,28 @@ _TAG_TEXT = (
 )
 
 
-def run_states(path: Path) -> RunStates | None:
-    """Each run's state and reason as its launcher sees them now, for a sweep dir of ours; None for a log tree."""
+@dataclass(frozen=True)
+class RunView:
+    """What the launcher says of a sweep's runs (one scheduler call): each run's state and reason, and its cost
+    (:func:`hpc_sweep.analyse.cost.run_costs`). Both None for a log tree."""
+
+    states: RunStates | None = None
+    usage: RunUsage | None = None
+
+
+def run_view(path: Path) -> RunView:
+    """Each run's state, reason and cost as its launcher sees them now, for a sweep dir of ours."""
     if not is_sweep_dir(path):
-        return None
+        return RunView()
     sweep = load_sweep(path)
     launcher_for(sweep).refresh(sweep)
-    return {run["run_id"]: (run.get("state"), run.get("reason")) for run in sweep.runs}
+    states = {run["run_id"]: (run.get("state"), run.get("reason")) for run in sweep.runs}
+    return RunView(states, sweep_run_costs(sweep.manifest))
+
+
+def run_states(path: Path) -> RunStates | None:
+    """Each run's state and reason as its launcher sees them now, for a sweep dir of ours; None for a log tree."""
+    return run_view(path).states
 
 
 @contextlib.contextmanager
@@ -80,7 +97,8 @@ def collect_sweep(
     for name, where in (("--output_dir", output_dir), ("--cache", cache)):
         if where is not None and Path(where).exists() and not Path(where).is_dir():
             raise UsageError(f"{name} {where} is a file, not a directory; give a directory")
-    sources = discover_runs(path, run_states(path))
+    view = run_view(path)
+    sources = discover_runs(path, view.states, view.usage)
     out = Path(output_dir) if output_dir else path
     out.mkdir(parents=True, exist_ok=True)
     keys = grid_keys(sources)

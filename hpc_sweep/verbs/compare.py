@@ -9,7 +9,7 @@ from rich.console import Console
 from hpc_sweep.analyse.compare import check_compare_paths, compare, form_groups
 from hpc_sweep.report.comparison import print_comparison, write_comparison
 from hpc_sweep.report.console import make_console
-from hpc_sweep.verbs.collect import run_states
+from hpc_sweep.verbs.collect import run_view
 
 
 def compare_paths(
@@ -26,7 +26,10 @@ def compare_paths(
 
     console = console or make_console()
     check_compare_paths(paths, by)
-    collections = [(Path(p), collect(Path(p), console=console, states=run_states(Path(p)))) for p in paths]
+    collections = []
+    for path in map(Path, paths):
+        view = run_view(path)  # states and each run's cost, from one scheduler call per sweep
+        collections.append((path, collect(path, console=console, states=view.states, usage=view.usage)))
     groups = form_groups(collections, by, metric, final_window)
     document = compare(groups, metric, final_window)
     print_comparison(document, console)

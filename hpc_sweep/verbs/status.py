@@ -24,10 +24,13 @@ from hpc_sweep.errors import UsageError
 from hpc_sweep.launch.base import launcher_for
 from hpc_sweep.logs.console import LogScan, scan_log
 from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest
+from hpc_sweep.provenance.attempt import reason_with_code_note
 from hpc_sweep.records import read_record
 from hpc_sweep.report.console import make_console
+from hpc_sweep.report.cost import cost_lines
 from hpc_sweep.report.failures import failure_markup
 from hpc_sweep.runstate import FINISHED, IN_FLIGHT, RunState, parse_state, style
+from hpc_sweep.verbs.then import followup_lines
 
 #: A local sweep with no live job is still starting runs while it wrote something this recently (seconds).
 _RECENT_S = 30.0
@@ -58,6 +61,8 @@ class StatusView:
     total: int
     in_progress: bool
     failures: list[str] = field(default_factory=list)
+    cost: list[str] = field(default_factory=list)  # GPU-hours so far and a --runs_per_gpu hint: report/cost.py
+    then: list[str] = field(default_factory=list)  # the collect job after the arrays: verbs/then.py
 
 
 def reward_cache() -> EventCache:
@@ -118,14 +123,16 @@ def status_table(sweep_dir: Path, cache: EventCache | None = None) -> StatusView
             iteration,
             reward,
             _elapsed(run),
-            run.get("reason") or "",
+            reason_with_code_note(run),
         )
         if state is RunState.FAILED:
             failures.append(_failure(sweep, run, scan))
     in_progress = _in_progress(sweep, launcher.runs_here)
     with contextlib.suppress(OSError, TimeoutError):
         refresh_manifest(sweep)
-    return StatusView(table, counts, len(sweep.runs), in_progress, failures)
+    view = StatusView(table, counts, len(sweep.runs), in_progress, failures, cost_lines(sweep.manifest))
+    view.then = followup_lines(sweep)
+    return view
 
 
 def _failure(sweep: Sweep, run: dict[str, Any], scan: LogScan) -> str:
@@ -205,6 +212,8 @@ def show_status(sweep_dir: Path, console: Console | None = None, watch: float | 
         for failure in view.failures:
             console.print(failure, highlight=False)
         console.print(_counts_line(view.counts), highlight=False)
+        for line in [*view.cost, *view.then]:
+            console.print(line, highlight=False)
         return view.counts.get(RunState.COMPLETED, 0) == view.total
     if not watch > 0 or watch == float("inf"):
         raise UsageError(f"--watch {watch}: give a positive number of seconds between redraws")
@@ -214,7 +223,7 @@ def show_status(sweep_dir: Path, console: Console | None = None, watch: float | 
     with Live(console=console, auto_refresh=False) as live:
         while True:
             view = status_table(sweep_dir, cache)
-            lines = [view.table, *view.failures, _counts_line(view.counts)]
+            lines = [view.table, *view.failures, _counts_line(view.counts), *view.cost, *view.then]
             ended = sum(n for state, n in view.counts.items() if state in FINISHED)
             if not view.in_progress and ended < view.total:
                 lines.append(f"no run is in progress any more; {view.total - ended} run(s) did not end")

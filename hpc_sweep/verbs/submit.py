@@ -24,11 +24,13 @@ from hpc_sweep.manifest import Sweep, load_sweep, write_new_manifest
 from hpc_sweep.names import check_one_line, shown
 from hpc_sweep.plan import make_plan
 from hpc_sweep.profiles import Profile, default_profile_name, load_profile
+from hpc_sweep.provenance.capture import preview_provenance, record_provenance
 from hpc_sweep.report.console import make_console
 from hpc_sweep.report.live import LiveDisplay
 from hpc_sweep.report.plan import print_plan
 from hpc_sweep.resources import node_python
 from hpc_sweep.spec import SweepSpec
+from hpc_sweep.verbs.then import describe_then, queue_then, refuse_then_change, store_notify, then_here, then_settings
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class SubmitOptions:
     wait: bool = False
     max_requeues: int = DEFAULT_MAX_REQUEUES
     given: frozenset[str] | None = None
+    track: tuple[Path, ...] = ()  # --track: code dirs whose git state provenance records, besides the workdir
+    then: str = "collect"  # --then: what follows the runs (see hpc_sweep.verbs.then)
+    notify: tuple[str, ...] = ()  # --notify: mailto:ADDR and webhook URLs (the URLs are secrets: never recorded)
 
 
 def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = None) -> bool:
@@ -63,6 +68,7 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
     if options.resume:
         from hpc_sweep.verbs.resume import resume
 
+        refuse_then_change(options.then, options.notify)
         return resume(spec, options, layout, console)
     if layout.manifest.exists():
         raise UsageError(
@@ -76,14 +82,19 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
         "launcher_override": options.launcher,
         "train_script_override": options.train_script,
         "workdir_override": options.workdir,
+        "then": then_settings(spec, options.executor, options.then, options.notify, profile, launcher.settings()),
         **launcher.settings(),
     }
     plan = make_plan(spec, profile, layout.root, options.executor, recorded, python)
     if options.dry_run:
         print_plan(plan, console)
         launcher.describe(plan.sweep_dir, plan.requests, console)
+        describe_then(recorded["then"], launcher, plan.sweep_dir, console)
+        preview_provenance(plan, python, options.track, console)
         return True
     write_new_manifest(layout, plan.manifest)
+    store_notify(layout.root, options.notify)
+    record_provenance(plan, python, options.track, console)
     console.print(f"sweep dir: {layout.root} ({len(plan.runs)} runs, executor {plan.executor}, profile {profile.name})")
     return run_requests(launcher, load_sweep(layout.root), plan.requests, options.wait, console)
 
@@ -138,15 +149,15 @@ def _launcher(spec: SweepSpec, profile: Profile, options: SubmitOptions) -> tupl
 
 
 def run_requests(launcher: Launcher, sweep: Sweep, requests: list[JobRequest], wait: bool, console: Console) -> bool:
-    """Launch; runs that ran here (or were waited for with ``--wait``) are collected at once."""
-    from hpc_sweep.verbs.collect import collect_sweep
-
+    """Launch, then what follows the runs (:mod:`hpc_sweep.verbs.then`): on Slurm a collect job queued after the
+    arrays; runs that ran here (or were waited for with ``--wait``) are collected at once."""
     finished_well = launcher.launch(sweep, requests, console)
+    queue_then(launcher, sweep, console)
     if not launcher.runs_here and not wait:
         return finished_well
     if not launcher.runs_here:
         finished_well = launcher.wait(sweep.layout.root, console)
-    collect_sweep(sweep.layout.root, None, console=console)
+    then_here(launcher, sweep.layout.root, console)
     return finished_well
 
 

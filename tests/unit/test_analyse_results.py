@@ -68,7 +68,8 @@ def test_excluded_states_leave_group_statistics_and_are_listed() -> None:
     assert c["excluded_runs"] == ["c1"] and c["n"] == 0 and c["convergence_stability"] is None
     assert list(a) == [
         "group", "metric", "n", "mean", "std", "median", "iqm", "min", "min_seed", "max", "max_seed", "mean_ci",
-        "iqm_ci", "convergence_stability", "improvement_rate", "iterations_to_90", "excluded_runs", "excluded",
+        "iqm_ci", "convergence_stability", "improvement_rate", "iterations_to_90", "gpu_hours", "excluded_runs",
+        "excluded",
     ]  # fmt: skip
 
 

@@ -18,8 +18,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "hpc_sweep"
 
-#: Modules every layer may use: errors, atomic writes, the sweep dir's layout, run state, records, the manifest.
-BASE = {"errors", "atomic", "layout", "runstate", "records", "manifest", "resources", "names"}
+#: Modules every layer may use: errors, atomic writes, the sweep dir's layout, run state, records, the manifest,
+#: and the job wrapper's stdlib-only GPU sampler (its summary is part of a run's record).
+BASE = {"errors", "atomic", "layout", "runstate", "records", "manifest", "resources", "names", "gpu_sampler"}
 #: Layer -> the layers it may import (besides itself and the base modules).
 ALLOWED = {
     "spec": {"logs"},  # a profile names its log layout
@@ -32,7 +33,8 @@ ALLOWED = {
     "demo": set(),
     "verbs": {"spec", "logs", "job", "launch", "collect", "analyse", "report"},
 }
-_SPEC_MODULES = {"spec", "grid", "profiles", "plan", "command"}
+#: The spec layer; ``provenance`` belongs to it: captured from the plan at submit, its commit check run by the job.
+_SPEC_MODULES = {"spec", "grid", "profiles", "plan", "command", "provenance"}
 _TOP = {"cli", "cli_args", "__init__"}  # the command line and the package's Python API sit above every layer
 
 
