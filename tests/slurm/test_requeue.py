@@ -80,7 +80,11 @@ def test_time_limit_requeues_and_resumes_until_the_run_completes(tmp_path: Path)
     steps, values = run.metric("mean_reward")
     assert steps.tolist() == list(range(iterations))
     _, reference_values = collect(reference_sweep).runs[0].metric("mean_reward")
-    final, expected = float(values[-20:].mean()), float(reference_values[-20:].mean())
+    # Medians over the last 10% of iterations: right after a resume RSL-RL's mean reward dips for a few iterations
+    # (its episode statistics restart empty, and the first episodes to end are the short ones), and an attempt that
+    # resumes shortly before the end puts that dip into any short final window.
+    tail = max(20, iterations // 10)
+    final, expected = float(np.median(values[-tail:])), float(np.median(reference_values[-tail:]))
     assert abs(final - expected) < 0.1 * abs(expected) + 0.5, (final, expected)
 
 
