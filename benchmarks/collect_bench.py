@@ -9,8 +9,9 @@ written by PyTorch's ``SummaryWriter`` (what RSL-RL uses), every run generated (
 by ``--build-workers`` processes (default 2). The 1000-run tree is built the same way: ~2.4 GB of event files.
 
 Reader rows: every reader runs in a fresh process, ``--repeats`` times (the median is reported); each child hashes its
-steps and float32 values per run and tag, and all readers must agree. Our rows measure exactly what ``hpc-sweep
-collect`` does to read a log tree: ``discover_runs`` then ``read_runs``, with 1 worker and with its default count.
+steps and float32 values per run and tag, and all readers must agree. Our rows measure the reading ``hpc-sweep
+collect`` does on a cold cache: ``discover_runs``, then ``read_run`` for every run through the same parallel driver
+(``read_runs`` -> ``map_runs``), with 1 worker and with its default count.
 
 End-to-end rows: whole processes, each under a fresh small measuring process (wall time; peak RSS of the largest
 process of the command's tree from ``getrusage(RUSAGE_CHILDREN)``; the tree's summed RSS sampled every 0.1 s):
