@@ -32,7 +32,6 @@ DEFAULT_MAX_POINTS = 1000
 """Bins per digest, at most about this many: more than a panel has pixel columns, small enough for 1000s of runs."""
 
 _FIELDS = ("bin", "count", "mean", "low", "high", "low_step", "high_step")
-_DTYPES = {"bin": np.int64, "count": np.int64, "low_step": np.int64, "high_step": np.int64}
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,23 +68,6 @@ class CurveDigest:
     def centres(self) -> np.ndarray:
         """Each bin's centre in steps, float64: at width 1, the logged step itself."""
         return self.bin * float(self.width) + (self.width - 1) / 2.0
-
-    @property
-    def min_first(self) -> np.ndarray:
-        """Per bin, whether its minimum comes no later than its maximum (bool, shape ``(num_bins,)``)."""
-        return self.low_step <= self.high_step
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The digest as plain arrays (``width`` a 0-d array), for an ``.npz`` cache that needs no pickle."""
-        return {"width": np.asarray(self.width, dtype=np.int64), **{name: getattr(self, name) for name in _FIELDS}}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> CurveDigest:
-        """The digest :meth:`arrays` gave (any mapping with those keys, e.g. an opened ``.npz``)."""
-        return cls(
-            int(arrays["width"]),
-            *(np.asarray(arrays[name], dtype=_DTYPES.get(name, np.float64)) for name in _FIELDS),
-        )
 
 
 def bin_width_for(span: int, max_points: int = DEFAULT_MAX_POINTS) -> int:

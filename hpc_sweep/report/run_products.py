@@ -165,7 +165,7 @@ def slim_record(record: dict[str, Any]) -> dict[str, Any]:
 
 def _store(cache: ProductCache, key: str, stamp: str, summary: RunSummary, curves: dict[str, CurveDigest]) -> None:
     """Write the digests, then the meta file that makes the run's outputs count (written last)."""
-    write_bytes_atomic(cache.digests(key), _digests_bytes(curves), durable=False)
+    write_bytes_atomic(cache.digests(key), digests_bytes(curves), durable=False)
     meta = {k: v for k, v in asdict(summary).items() if k != "curves"}
     meta["final_score"] = None if not np.isfinite(summary.final_score) else summary.final_score
     meta["fingerprint"] = stamp
@@ -181,7 +181,7 @@ def _stored_keys(cache: ProductCache, key: str) -> list[list[Any]]:
     return [stat_key(path)[1:] for path in paths]
 
 
-def _digests_bytes(curves: dict[str, CurveDigest]) -> bytes:
+def digests_bytes(curves: dict[str, CurveDigest]) -> bytes:
     """A run's digests as three ``.npy`` arrays in one file (one read on load, however many metrics): each metric's
     width and bin count, the integer fields stacked, the float fields stacked."""
     import io

@@ -23,6 +23,7 @@ from hpc_sweep.analyse.digest import (
     polylines,
     rebin,
 )
+from hpc_sweep.report.run_products import ProductCache, digests_bytes, load_curves
 
 VALUES = st.one_of(
     st.floats(-1e6, 1e6, allow_nan=False),
@@ -208,16 +209,22 @@ def test_bad_input_is_refused() -> None:
         rebin(digest, digest.width * 3)
 
 
-def test_a_digest_round_trips_through_an_npz_file_without_pickle(tmp_path: Path) -> None:
+FIELDS = ("bin", "count", "mean", "low", "high", "low_step", "high_step")
+
+
+def test_digests_round_trip_through_the_collect_cache_without_pickle(tmp_path: Path) -> None:
     digest = digest_curve(np.arange(5000) * 7, np.where(np.arange(5000) % 97 == 0, np.nan, np.cos(np.arange(5000))))
-    path = tmp_path / "digests.npz"
-    np.savez(path, **{f"mean_reward/{key}": array for key, array in digest.arrays().items()})
-    with np.load(path, allow_pickle=False) as stored:
-        back = CurveDigest.from_arrays({key.split("/")[1]: stored[key] for key in stored.files})
-    assert back.width == digest.width
-    for (name, array), again in zip(digest.arrays().items(), back.arrays().values(), strict=True):
-        np.testing.assert_array_equal(again, array, err_msg=name)
-        assert again.dtype == array.dtype
+    short = digest_curve(np.arange(3), np.array([1.0, np.inf, -2.0]))
+    cache = ProductCache(tmp_path)
+    cache.runs.mkdir(parents=True)
+    cache.digests("run").write_bytes(digests_bytes({"mean_reward": digest, "entropy": short}))
+    back = load_curves(cache, "run", ["mean_reward", "entropy"])
+    for name, original in (("mean_reward", digest), ("entropy", short)):
+        assert back[name].width == original.width
+        for field in FIELDS:
+            again, array = getattr(back[name], field), getattr(original, field)
+            np.testing.assert_array_equal(again, array, err_msg=f"{name}.{field}")
+            assert again.dtype == array.dtype
 
 
 def test_a_stack_rebins_every_run_as_rebin_does_each_and_draws_their_lines() -> None:
@@ -226,8 +233,8 @@ def test_a_stack_rebins_every_run_as_rebin_does_each_and_draws_their_lines() -> 
     stack = DigestStack.of(digests, 64)
     assert stack.num_runs == 3 and stack.width == 64
     for mine, expected in zip(stack.digests(), [rebin(d, 64) for d in digests], strict=True):
-        for name, array in expected.arrays().items():
-            np.testing.assert_array_equal(getattr(mine, name), array)
+        for name in ("width", *FIELDS):
+            np.testing.assert_array_equal(getattr(mine, name), getattr(expected, name))
     lines = stack.lines()
     assert len(lines) == 3
     np.testing.assert_array_equal(lines[2], np.column_stack(polyline(rebin(digests[2], 64))))
