@@ -16,6 +16,7 @@ collector, which meets foreign trees of any layout, uses the layout-independent 
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ _YAML_SEED = re.compile(r"^seed:\s*(-?\d+)\s*$", re.MULTILINE)
 _YAML_RESUME = re.compile(r"^resume:\s*(true|True)\s*$", re.MULTILINE)
 _YAML_MAX_ITERATIONS = re.compile(r"^max_iterations:\s*(\S+)\s*$", re.MULTILINE)
 _MODEL = re.compile(r"model_(\d+)\.pt")
+_ZIP_MAGIC = b"PK\x03\x04"  # a zip local file header: how torch.save's default format begins
 _FRESH_S = 5.0  # a directory older than the attempt's start by more than this belongs to an earlier attempt
 
 
@@ -185,11 +187,36 @@ def infer_seed(path: Path) -> int | None:
 
 
 def latest_checkpoint(log_dirs: Iterable[str | Path]) -> tuple[Path, int] | None:
-    """The newest ``model_<it>.pt`` over a run's earlier attempts (highest iteration; the later attempt on ties)."""
-    best: tuple[Path, int] | None = None
-    for log_dir in log_dirs:
+    """The newest complete ``model_<it>.pt`` over a run's earlier attempts (highest iteration; later attempt on ties).
+
+    RSL-RL's ``torch.save`` writes the checkpoint in place, so a preemption during the save leaves a truncated file
+    under the final name; resuming from it fails at once ("failed finding central directory"). Such files are skipped
+    (see :func:`checkpoint_is_complete`), so the run resumes from the checkpoint before.
+    """
+    candidates: list[tuple[int, int, Path]] = []
+    for order, log_dir in enumerate(log_dirs):
         for path in Path(log_dir).glob("model_*.pt"):
             match = _MODEL.fullmatch(path.name)
-            if match and (best is None or int(match.group(1)) >= best[1]):
-                best = (path, int(match.group(1)))
-    return best
+            if match:
+                candidates.append((int(match.group(1)), order, path))
+    for iteration, _order, path in sorted(candidates, reverse=True):
+        if checkpoint_is_complete(path):
+            return path, iteration
+    return None
+
+
+def checkpoint_is_complete(path: Path) -> bool:
+    """Whether ``path`` holds a whole checkpoint, judged from its framing without loading it (no torch here).
+
+    ``torch.save``'s zip format (the default since torch 1.6) ends with the zip's end-of-central-directory record,
+    written last, so a save cut short lacks it. The legacy pickle format has no trailer to check: a non-empty file
+    of that kind is taken as whole.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+        if not head:
+            return False
+        return head != _ZIP_MAGIC or zipfile.is_zipfile(path)
+    except OSError:
+        return False

@@ -19,6 +19,8 @@ from hpc_sweep.logs.layouts import (
     run_key,
 )
 
+_LEGACY_CHECKPOINT = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."  # the legacy pickle format's magic
+
 
 def _dir(path: Path, age_s: float = 0.0) -> Path:
     path.mkdir(parents=True)
@@ -74,13 +76,30 @@ def test_latest_checkpoint_is_the_highest_iteration_over_attempts(tmp_path: Path
     first, second = _dir(tmp_path / "a1"), _dir(tmp_path / "a2")
     for directory, names in ((first, ["model_0.pt", "model_150.pt", "model_50.pt"]), (second, ["model_100.pt"])):
         for name in names:
-            (directory / name).write_bytes(b"")
-    (second / "model_999.pt.tmp").write_bytes(b"")  # a half-written save is not a checkpoint
+            (directory / name).write_bytes(_LEGACY_CHECKPOINT)
+    (second / "model_999.pt.tmp").write_bytes(_LEGACY_CHECKPOINT)  # a half-written save is not a checkpoint
     assert latest_checkpoint([str(first), str(second)]) == (first / "model_150.pt", 150)
-    (second / "model_150.pt").write_bytes(b"")
+    (second / "model_150.pt").write_bytes(_LEGACY_CHECKPOINT)
     assert latest_checkpoint([str(first), str(second)]) == (second / "model_150.pt", 150)  # later attempt on ties
     assert latest_checkpoint([str(tmp_path / "none")]) is None
     assert latest_checkpoint([first, second]) == (second / "model_150.pt", 150)  # Paths as well as strings
+
+
+def test_a_checkpoint_cut_short_by_preemption_is_skipped_for_the_one_before(tmp_path: Path) -> None:
+    """torch.save writes in place: a preemption mid-save leaves a truncated model_<it>.pt under its final name."""
+    torch = pytest.importorskip("torch")
+    run = _dir(tmp_path / "2024-03-01_14-22-33_seed1")
+    state = {"model_state_dict": {"w": torch.arange(4096, dtype=torch.float32)}, "iter": 60}
+    torch.save(state, run / "model_60.pt")
+    whole = (run / "model_60.pt").read_bytes()
+    (run / "model_80.pt").write_bytes(whole[: len(whole) // 2])  # the save of iteration 80, cut short
+    (run / "model_100.pt").write_bytes(b"")  # created, nothing written yet
+    assert latest_checkpoint([run]) == (run / "model_60.pt", 60)
+    assert torch.load(run / "model_60.pt")["iter"] == 60  # what is chosen loads
+    with pytest.raises((RuntimeError, OSError)):  # "failed finding central directory" or a bad seek, by where it ends
+        torch.load(run / "model_80.pt")  # what was skipped would have failed the resumed attempt at once
+    (run / "model_80.pt").write_bytes(whole)
+    assert latest_checkpoint([run]) == (run / "model_80.pt", 80)
 
 
 @pytest.mark.parametrize(
