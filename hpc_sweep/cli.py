@@ -3,6 +3,7 @@
 Verbs, each a module of :mod:`hpc_sweep.verbs` (or a few lines here):
 
 * ``submit``    plan a sweep and launch it (slurm, local or debug)       -> verbs/submit.py
+* ``tune``      search a space: successive halving, resume on promotion  -> verbs/tune.py, tune/
 * ``status``    where each run of a sweep stands (``--watch`` redraws)   -> verbs/status.py
 * ``collect``   results, tables and figures of a sweep or any log tree   -> verbs/collect.py
 * ``compare``   multi-seed statistics and tests between groups of runs   -> verbs/compare.py
@@ -41,11 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         args_list.insert(0, "submit")  # the seed script had no verbs: `hpc-sweep --task X ...` submits
     parser = build_parser()
     overrides: list[str] = []
-    if args_list and args_list[0] == "submit":
-        # Hydra overrides as plain trailing words, as Isaac Lab's train.py takes them (key=value, key=a,b)
-        args_list, overrides = take_overrides(split_passthrough(args_list, parser), one_value_flags(parser))
+    if args_list and args_list[0] in ("submit", "tune"):
+        # Hydra overrides as plain trailing words, as Isaac Lab's train.py takes them (key=value, key=a,b); for tune
+        # also the search space's dimensions (key=loguniform(a,b))
+        verb = args_list[0]
+        args_list, overrides = take_overrides(split_passthrough(args_list, parser, verb), one_value_flags(parser, verb))
     args = parser.parse_args(args_list)
-    if args.verb == "submit":
+    if args.verb in ("submit", "tune"):
         args.given, args.overrides = typed_flags(args_list), overrides
     try:
         return _VERBS[args.verb](args)
@@ -61,7 +64,48 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
+    from hpc_sweep.verbs.submit import submit
+
+    spec, options = _sweep_request(args)
+    return EXIT_OK if submit(spec, options) else EXIT_RUN_FAILED
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from hpc_sweep.tune.space import is_search_item
+    from hpc_sweep.verbs.tune import TuneRequest, tune
+
+    space = tuple(word for word in args.overrides if is_search_item(word))
+    args.overrides = [word for word in args.overrides if not is_search_item(word)]
+    args.grid = []
+    spec, options = _sweep_request(args, prefix="tune")
+    if spec.grid:
+        key = spec.grid[0][0]
+        raise UsageError(f"tune samples its configurations: {key} lists several values; write {key}=choice(a,b,...)")
+    request = TuneRequest(
+        space=space,
+        trials=args.trials,
+        sampler=args.sampler,
+        sampler_seed=args.sampler_seed,
+        rungs=args.rungs,
+        min_iterations=args.min_iterations,
+        eta=args.eta,
+        metric=args.metric,
+        direction=args.direction,
+        final_window=args.final_window,
+        min_seeds=args.min_seeds,
+        concurrent_trials=args.concurrent_trials,
+        confirm=args.confirm,
+        confirm_seeds=tuple(args.confirm_seeds) if args.confirm_seeds else None,
+        poll_s=args.poll_s,
+        max_iterations_given="max_iterations" in args.given,
+    )
+    return EXIT_OK if tune(spec, options, request) else EXIT_RUN_FAILED
+
+
+def _sweep_request(args: argparse.Namespace, prefix: str = "multi_run") -> tuple[Any, Any]:
+    """The spec and submit options of ``submit`` (and ``tune``) from their shared flags."""
     from hpc_sweep.spec import SweepSpec, parse_grid, split_overrides
+    from hpc_sweep.verbs.submit import SubmitOptions
 
     grid_items, fixed = split_overrides(args.overrides)  # sweeps become grid axes, single values go to every run
     given = args.given | {name for name, extra in (("grid", grid_items), ("additional_args", fixed)) if extra}
@@ -72,7 +116,7 @@ def _submit(args: argparse.Namespace) -> int:
         seeds=tuple(args.seeds),
         max_iterations=args.max_iterations,
         num_envs=args.num_envs,
-        common_folder=args.common_folder if args.common_folder is not None else f"multi_run_{stamp}",
+        common_folder=args.common_folder if args.common_folder is not None else f"{prefix}_{stamp}",
         headless=args.headless,
         world=args.world,
         additional_args=(*args.additional_args, *fixed),
@@ -83,9 +127,7 @@ def _submit(args: argparse.Namespace) -> int:
     if args.max_requeues < 0:
         raise UsageError(f"--max_requeues {args.max_requeues}: give 0 or more")
     executor = args.executor or ("slurm" if shutil.which("sbatch") else "local")
-    sweep_dir = Path(args.output_dir or f"multi_training_{stamp}")
-    from hpc_sweep.verbs.submit import SubmitOptions, submit
-
+    sweep_dir = Path(args.output_dir or f"{'tune' if prefix == 'tune' else 'multi_training'}_{stamp}")
     options = SubmitOptions(
         executor=executor,
         sweep_dir=sweep_dir,
@@ -102,10 +144,10 @@ def _submit(args: argparse.Namespace) -> int:
         max_requeues=args.max_requeues,
         given=given,
         track=tuple(args.track),
-        then=args.then,
-        notify=tuple(args.notify),
+        then=getattr(args, "then", "none"),
+        notify=tuple(getattr(args, "notify", ())),
     )
-    return EXIT_OK if submit(spec, options) else EXIT_RUN_FAILED
+    return spec, options
 
 
 def _resources(args: argparse.Namespace) -> dict[str, Any]:
@@ -182,6 +224,7 @@ def _profiles() -> int:
 
 _VERBS = {
     "submit": _submit,
+    "tune": _tune,
     "status": _status,
     "collect": _collect,
     "compare": _compare,

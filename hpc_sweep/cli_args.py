@@ -6,6 +6,7 @@ Kept apart from :mod:`hpc_sweep.cli` (which calls the verbs) so that the flags o
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -81,10 +82,6 @@ def _notify_uri(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line interface."""
-    from hpc_sweep.launch.base import LAUNCHERS
-    from hpc_sweep.launch.slurm import DEFAULT_MAX_REQUEUES
-    from hpc_sweep.spec import DEFAULT_MAX_ITERATIONS, DEFAULT_NUM_ENVS, DEFAULT_SEEDS, DEFAULT_TASK
-
     parser = _Parser(
         prog="hpc-sweep",
         description="Multi-seed and hyperparameter sweeps of Isaac Lab / RSL-RL training on Slurm, a workstation or "
@@ -96,82 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
 
     submit = verbs.add_parser("submit", help="plan a sweep and launch it (slurm, local or debug)")
-    core = submit.add_argument_group("training (the seed script's flags)")
-    _add(core, "task", default=DEFAULT_TASK, help=f"task name (default: {DEFAULT_TASK}, the built-in demo)")
-    _add(core, "seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS), help="seeds (default: 42 123 456 789 999)")
-    _add(core, "max_iterations", type=int, default=DEFAULT_MAX_ITERATIONS, help="iterations per run (default: 1000)")
-    _add(core, "num_envs", type=int, default=DEFAULT_NUM_ENVS, help="environments per run (default: 4096)")
-    _add(core, "output_dir", help="sweep directory (default: multi_training_<timestamp>)")
-    _add(core, "common_folder", help="group name for all runs of this sweep (default: timestamped)")
-    _add(core, "headless", action=argparse.BooleanOptionalAction, default=True, help="pass --headless (default: on)")
-    _add(core, "world", action="store_true", help="world-frame reward variant (scripts that declare --world)")
-    _add(
-        core,
-        "additional_args",
-        nargs="*",
-        action="extend",
-        default=[],
-        help='arguments passed to train.py as written, e.g. --additional_args "--video" "--video_interval" "1000"; '
-        "the list ends at the next hpc-sweep flag (anything after a bare -- is passed too)",
-    )
-    sweep = submit.add_argument_group("sweep")
-    _add(sweep, "grid", nargs="+", default=[], metavar="KEY=V1,V2", help="grid axes: our flags or Hydra overrides")
-    _add(sweep, "executor", choices=tuple(LAUNCHERS), help="slurm (default when sbatch is on PATH), local, or debug")
-    _add(sweep, "profile", help="profile name or .toml path (default: by task; see `hpc-sweep profiles`)")
-    _add(sweep, "launcher", help="override the profile's launcher prefix, e.g. './isaaclab.sh -p'")
-    _add(sweep, "train_script", help="override the profile's training script")
-    _add(sweep, "workdir", help="override the profile's working directory")
-    _add(sweep, "dry_run", action="store_true", help="print the plan and every run's command; create nothing")
-    _add(sweep, "gpus_per_run", type=_positive_int, default=1, help="GPUs per run: >1 uses torch.distributed.run")
-    _add(
-        sweep,
-        "runs_per_gpu",
-        type=_positive_int,
-        default=1,
-        help="runs sharing one GPU: slurm packs them into one job, local gives each GPU that many slots",
-    )
-    _add(
-        sweep,
-        "max_parallel",
-        type=_positive_int,
-        help="local: runs at once (default: GPUs x runs_per_gpu, or CPU cores / 2)",
-    )
-    _add(sweep, "resume", action="store_true", help="reuse an existing sweep dir and run its unfinished runs")
-    _add(
-        sweep,
-        "track",
-        nargs="+",
-        action="extend",
-        default=[],
-        type=_existing_path,
-        metavar="PATH",
-        help="code dirs whose git commit, status and diff are recorded in <sweep>/provenance (besides the workdir)",
-    )
-    slurm = submit.add_argument_group("slurm resources (override the profile's [slurm] table)")
-    for resource in SLURM_RESOURCES:
-        flag = resource.flag or resource.name
-        if resource.kind is list:
-            _add(slurm, flag, action="append", help=resource.help)
-        elif resource.kind is dict:
-            _add(slurm, flag, action="append", default=[], metavar="KEY=VALUE", help=resource.help)
-        else:
-            _add(slurm, flag, *([resource.short] if resource.short else []), type=resource.kind, help=resource.help)
-    _add(slurm, "wait", action="store_true", help="block with a progress display, then collect")
-    _add(
-        slurm,
-        "max_requeues",
-        type=int,
-        default=DEFAULT_MAX_REQUEUES,
-        help=f"requeues on time limit/preemption (default {DEFAULT_MAX_REQUEUES})",
-    )
-
-    then = submit.add_argument_group("after the runs (see README: Submit and walk away)")
-    _add(then, "then", choices=("collect", "none"), default="collect",
-         help="collect (and compare by grid keys) when the runs end: slurm queues a CPU job after the array "
-         "(default: collect)")  # fmt: skip
-    _add(then, "notify", action="append", default=[], type=_notify_uri, metavar="URI",
-         help="mailto:ADDR (Slurm mails at the collect job's end) or an https:// webhook that gets a summary "
-         "(kept in <sweep>/.notify, mode 0600); repeatable")  # fmt: skip
+    _add_launch_flags(submit, "submit")
+    tune = verbs.add_parser("tune", help="search a space: sampled configurations, multi-seed successive halving")
+    _add_launch_flags(tune, "tune")
+    _add_tune_flags(tune)
 
     status = verbs.add_parser("status", help="show where a sweep stands")
     status.add_argument("sweep_dir", type=Path)
@@ -212,27 +137,149 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _submit_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The ``submit`` verb's own parser inside the top-level one."""
+def _add_launch_flags(parser: argparse.ArgumentParser, verb: str) -> None:
+    """The flags ``submit`` and ``tune`` share: training, sweep, Slurm resources (and submit's grid and --then)."""
+    from hpc_sweep.launch.base import LAUNCHERS
+    from hpc_sweep.launch.slurm import DEFAULT_MAX_REQUEUES
+    from hpc_sweep.spec import DEFAULT_MAX_ITERATIONS, DEFAULT_NUM_ENVS, DEFAULT_SEEDS, DEFAULT_TASK
+
+    core = parser.add_argument_group("training (the seed script's flags)")
+    _add(core, "task", default=DEFAULT_TASK, help=f"task name (default: {DEFAULT_TASK}, the built-in demo)")
+    _add(core, "seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS), help="seeds (default: 42 123 456 789 999)")
+    _add(core, "max_iterations", type=int, default=DEFAULT_MAX_ITERATIONS, help="iterations per run (default: 1000)")
+    _add(core, "num_envs", type=int, default=DEFAULT_NUM_ENVS, help="environments per run (default: 4096)")
+    _add(core, "output_dir", help="sweep directory (default: multi_training_<timestamp>)")
+    _add(core, "common_folder", help="group name for all runs of this sweep (default: timestamped)")
+    _add(core, "headless", action=argparse.BooleanOptionalAction, default=True, help="pass --headless (default: on)")
+    _add(core, "world", action="store_true", help="world-frame reward variant (scripts that declare --world)")
+    _add(
+        core,
+        "additional_args",
+        nargs="*",
+        action="extend",
+        default=[],
+        help='arguments passed to train.py as written, e.g. --additional_args "--video" "--video_interval" "1000"; '
+        "the list ends at the next hpc-sweep flag (anything after a bare -- is passed too)",
+    )
+    sweep = parser.add_argument_group("sweep")
+    if verb == "submit":
+        _add(sweep, "grid", nargs="+", default=[], metavar="KEY=V1,V2", help="grid axes: our flags or Hydra overrides")
+    _add(sweep, "executor", choices=tuple(LAUNCHERS), help="slurm (default when sbatch is on PATH), local, or debug")
+    _add(sweep, "profile", help="profile name or .toml path (default: by task; see `hpc-sweep profiles`)")
+    _add(sweep, "launcher", help="override the profile's launcher prefix, e.g. './isaaclab.sh -p'")
+    _add(sweep, "train_script", help="override the profile's training script")
+    _add(sweep, "workdir", help="override the profile's working directory")
+    _add(sweep, "dry_run", action="store_true", help="print the plan and every run's command; create nothing")
+    _add(sweep, "gpus_per_run", type=_positive_int, default=1, help="GPUs per run: >1 uses torch.distributed.run")
+    _add(
+        sweep,
+        "runs_per_gpu",
+        type=_positive_int,
+        default=1,
+        help="runs sharing one GPU: slurm packs them into one job, local gives each GPU that many slots",
+    )
+    _add(
+        sweep,
+        "max_parallel",
+        type=_positive_int,
+        help="local: runs at once (default: GPUs x runs_per_gpu, or CPU cores / 2)",
+    )
+    _add(sweep, "resume", action="store_true", help="reuse an existing sweep dir and run its unfinished runs")
+    _add(
+        sweep,
+        "track",
+        nargs="+",
+        action="extend",
+        default=[],
+        type=_existing_path,
+        metavar="PATH",
+        help="code dirs whose git commit, status and diff are recorded in <sweep>/provenance (besides the workdir)",
+    )
+    slurm = parser.add_argument_group("slurm resources (override the profile's [slurm] table)")
+    for resource in SLURM_RESOURCES:
+        flag = resource.flag or resource.name
+        if resource.kind is list:
+            _add(slurm, flag, action="append", help=resource.help)
+        elif resource.kind is dict:
+            _add(slurm, flag, action="append", default=[], metavar="KEY=VALUE", help=resource.help)
+        else:
+            _add(slurm, flag, *([resource.short] if resource.short else []), type=resource.kind, help=resource.help)
+    _add(slurm, "wait", action="store_true", help="block with a progress display, then collect")
+    _add(
+        slurm,
+        "max_requeues",
+        type=int,
+        default=DEFAULT_MAX_REQUEUES,
+        help=f"requeues on time limit/preemption (default {DEFAULT_MAX_REQUEUES})",
+    )
+
+    if verb == "submit":
+        then = parser.add_argument_group("after the runs (see README: Submit and walk away)")
+        _add(then, "then", choices=("collect", "none"), default="collect",
+             help="collect (and compare by grid keys) when the runs end: slurm queues a CPU job after the array "
+             "(default: collect)")  # fmt: skip
+        _add(then, "notify", action="append", default=[], type=_notify_uri, metavar="URI",
+             help="mailto:ADDR (Slurm mails at the collect job's end) or an https:// webhook that gets a summary "
+             "(kept in <sweep>/.notify, mode 0600); repeatable")  # fmt: skip
+
+
+def _add_tune_flags(parser: argparse.ArgumentParser) -> None:
+    """``tune``'s own flags: the search, its rungs, its scores, its controller and its confirmation stage."""
+    search = parser.add_argument_group(
+        "search (the space: trailing KEY=loguniform(a,b) | uniform(a,b) | int(a,b) | logint(a,b) | choice(x,y,...))"
+    )
+    _add(search, "trials", type=_positive_int, default=20, help="configurations to sample (default: 20)")
+    _add(search, "sampler", default="tpe", help="random, tpe, qmc or grid (Optuna's samplers; default: tpe)")
+    _add(search, "sampler_seed", type=int, default=0, help="seed of the sampler: the same seed samples the same trials")
+    _add(
+        search,
+        "rungs",
+        type=_rungs,
+        help="rung budgets in iterations, e.g. 100,300,900 (the last: the full budget)",
+    )
+    _add(search, "min_iterations", type=_positive_int, help="the first rung (default: max_iterations / eta^2)")
+    _add(search, "eta", type=int, default=3, help="each rung keeps the best 1/eta of its trials (default: 3)")
+    _add(search, "metric", default="mean_reward", help="the score's metric: canonical or a tag (default: mean_reward)")
+    _add(search, "direction", choices=("maximize", "minimize"), default="maximize", help="(default: maximize)")
+    _add(search, "final_window", type=_window, default=0.1, help="the score's window: fraction or iterations")
+    _add(search, "min_seeds", type=_positive_int, help="seeds a score needs (default: more than half of --seeds)")
+    _add(search, "concurrent_trials", type=_positive_int, help="trials at the first rung at once (default: all)")
+    _add(search, "confirm", type=int, default=3, help="top configurations re-run with fresh seeds (default 3; 0: none)")
+    _add(search, "confirm_seeds", nargs="+", type=int, help="their seeds (default: as many new seeds as --seeds)")
+    _add(search, "poll_s", type=_positive_seconds, default=30.0, help="slurm: seconds between the controller's passes")
+
+
+def _rungs(text: str) -> tuple[int, ...]:
+    """``--rungs 100,300,900``: increasing positive iteration counts."""
+    try:
+        budgets = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give increasing iteration counts, e.g. 100,300,900") from None
+    if any(b <= 0 for b in budgets) or any(a >= b for a, b in itertools.pairwise(budgets)):
+        raise argparse.ArgumentTypeError(f"{text!r}: give increasing positive iteration counts, e.g. 100,300,900")
+    return budgets
+
+
+def _submit_parser(parser: argparse.ArgumentParser, verb: str = "submit") -> argparse.ArgumentParser:
+    """The ``submit`` (or ``tune``) verb's own parser inside the top-level one."""
     verbs = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))  # type: ignore[union-attr]
-    return verbs.choices["submit"]
+    return verbs.choices[verb]
 
 
-def one_value_flags(parser: argparse.ArgumentParser) -> set[str]:
-    """The submit options that take exactly one value (``--sbatch mail-type=END``: that word is the option's value,
-    not a Hydra override)."""
-    return {
-        flag for action in _submit_parser(parser)._actions if action.nargs is None for flag in action.option_strings
-    }
+def one_value_flags(parser: argparse.ArgumentParser, verb: str = "submit") -> set[str]:
+    """The submit (or tune) options that take exactly one value (``--sbatch mail-type=END``: that word is the
+    option's value, not a Hydra override)."""
+    actions = _submit_parser(parser, verb)._actions
+    return {flag for action in actions if action.nargs is None for flag in action.option_strings}
 
 
-def split_passthrough(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+def split_passthrough(argv: list[str], parser: argparse.ArgumentParser, verb: str = "submit") -> list[str]:
     """Let ``--additional_args`` take values that start with ``--`` (plain argparse rejects ``"--video"``).
 
     Values run from ``--additional_args`` to the next option hpc-sweep knows; everything after a bare ``--`` is
     passed through as well. Each value is re-attached as ``--additional_args=VALUE`` so argparse accepts it.
     """
-    known = {flag for action in _submit_parser(parser)._actions for flag in action.option_strings}
+    known = {flag for action in _submit_parser(parser, verb)._actions for flag in action.option_strings}
     out: list[str] = []
     passthrough: list[str] = []
     index = 0
@@ -262,7 +309,7 @@ def typed_flags(args_list: list[str]) -> frozenset[str]:
     to know: typing the default seeds on a sweep recorded with other seeds is a change).
     """
     parser = build_parser()
-    for action in _submit_parser(parser)._actions:
+    for action in _submit_parser(parser, args_list[0] if args_list[:1] == ["tune"] else "submit")._actions:
         action.default = argparse.SUPPRESS
     return frozenset(vars(parser.parse_args(args_list))) - {"verb"}
 

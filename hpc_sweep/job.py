@@ -81,9 +81,10 @@ class TrainingJob:
         """
         layout = SweepLayout(Path(request.sweep_dir))
         previous = read_record(layout, request.run_id) or {}
-        finished = previous.get("state") == RunState.COMPLETED
+        if reached_budget(previous, request):  # a duplicate submission (e.g. a restarted tune controller's)
+            return previous
         earlier = [layout.load_path(log_dir) for log_dir in previous.get("log_dirs", [])]  # relative: in this dir
-        checkpoint = None if finished else latest_checkpoint(earlier)
+        checkpoint = latest_checkpoint(earlier)
         argv = list(request.command.resume_argv(checkpoint) if checkpoint else request.argv)
         record: dict[str, Any] = {
             **previous,
@@ -271,7 +272,7 @@ class PackedJob:
     def __call__(self, requests: tuple[JobRequest, ...]) -> list[dict[str, Any]]:
         """Run every unfinished request of the pack at once; return their records in order."""
         layout = SweepLayout(Path(requests[0].sweep_dir))
-        todo = [r for r in requests if (read_record(layout, r.run_id) or {}).get("state") != RunState.COMPLETED]
+        todo = [r for r in requests if not reached_budget(read_record(layout, r.run_id) or {}, r)]
         self._jobs = [TrainingJob() for _ in todo]
         records: dict[str, dict[str, Any]] = {}
 
@@ -302,6 +303,19 @@ class PackedJob:
 
         stop_for_requeue(self._jobs)
         return submitit.helpers.DelayedSubmission(PackedJob(), requests)
+
+
+def reached_budget(record: dict[str, Any], request: JobRequest) -> bool:
+    """Whether the run already completed the iterations ``request`` asks for.
+
+    A completed run asked for more iterations than it trained (a ``tune`` promotion to the next rung: the same run,
+    a larger ``--max_iterations``) is not finished: its attempt resumes from the run's last checkpoint. A record
+    without ``total_iterations`` (written before it was recorded) counts as finished when completed.
+    """
+    if record.get("state") != RunState.COMPLETED:
+        return False
+    trained = record.get("total_iterations")
+    return not isinstance(trained, int) or trained >= request.command.max_iterations
 
 
 def stop_for_requeue(jobs: list[TrainingJob]) -> None:

@@ -53,9 +53,18 @@ def make_plan(
     ``python`` is the interpreter jobs run with: this one for local/debug, the profile's ``slurm.python`` on a cluster.
     """
     sweep_dir = sweep_dir.resolve()
-    interpreter = python or sys.executable
     runs = expand_runs(spec)
-    commands = [build_command(run, profile, sweep_dir, interpreter) for run in runs]
+    entries, commands = run_entries(runs, profile, sweep_dir, python)
+    manifest = new_manifest(spec.to_dict(), profile.to_dict(), executor, entries, options)
+    requests = run_requests(runs, commands, manifest["runs"], profile, sweep_dir, manifest["created"])
+    return Plan(sweep_dir, spec, profile, executor, runs, requests, manifest)
+
+
+def run_entries(
+    runs: list[RunSpec], profile: Profile, sweep_dir: Path, python: str | None = None
+) -> tuple[list[dict[str, Any]], list[TrainingCommand]]:
+    """Each run's manifest entry (its spec, command and working dir) and its resolved command."""
+    commands = [build_command(run, profile, sweep_dir, python or sys.executable) for run in runs]
     entries: list[dict[str, Any]] = [
         {
             **run.to_dict(),
@@ -65,15 +74,27 @@ def make_plan(
         }
         for run, command in zip(runs, commands, strict=True)
     ]
-    manifest = new_manifest(spec.to_dict(), profile.to_dict(), executor, entries, options)
-    sweep_id = f"{sweep_dir}|{manifest['created']}"
+    return entries, commands
+
+
+def run_requests(
+    runs: list[RunSpec],
+    commands: list[TrainingCommand],
+    entries: list[dict[str, Any]],
+    profile: Profile,
+    sweep_dir: Path,
+    created: str,
+) -> list[JobRequest]:
+    """The job request of each planned run; a run that logs to W&B gets its planned identity, recorded in its entry
+    (``created``: the manifest's creation time, part of the sweep's identity)."""
+    sweep_id = f"{sweep_dir}|{created}"
     requests: list[JobRequest] = []
-    for run, command, entry in zip(runs, commands, manifest["runs"], strict=True):
+    for run, command, entry in zip(runs, commands, entries, strict=True):
         env = wandb_env(sweep_id, run.run_id, run.group, run.seed) if logs_to_wandb(command) else ()
         if env:
             entry["env"] = dict(env)
         requests.append(_request(sweep_dir, run.run_id, command, run.run_name, run.common_folder, profile.layout, env))
-    return Plan(sweep_dir, spec, profile, executor, runs, requests, manifest)
+    return requests
 
 
 def logs_to_wandb(command: TrainingCommand) -> bool:

@@ -105,6 +105,25 @@ class Profile:
             )
         return expanded
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Profile:
+        """The profile a manifest recorded (:meth:`to_dict`'s inverse): a tune controller plans new runs with it."""
+        return cls(
+            name=data["name"],
+            source=data["source"],
+            description=data.get("description", ""),
+            launcher=tuple(data.get("launcher", ("{python}",))),
+            script=data.get("script", "train.py"),
+            workdir=data.get("workdir", "{sweep_dir}"),
+            flags=frozenset(data.get("flags", ())),
+            extra_args=tuple(data.get("extra_args", ())),
+            resume=data.get("resume", DEFAULT_RESUME),
+            layout=data.get("layout", DEFAULT_LAYOUT),
+            slurm=dict(data.get("slurm", {})),
+            then=dict(data.get("then", {})),
+            vars=dict(data.get("vars", {})),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the manifest."""
         return {

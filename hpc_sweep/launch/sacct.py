@@ -67,3 +67,24 @@ def cancel_jobs(array_ids: Iterable[str]) -> None:
     ids = sorted(set(array_ids))
     if ids:
         subprocess.run(["scancel", *ids], capture_output=True, text=True, timeout=60, check=False)
+
+
+def jobs_named(name: str, since: str) -> dict[str, str] | None:
+    """Every task (``"123_4" -> state``) of the jobs called ``name`` submitted since ``since`` (ISO time), pending
+    ones included; None when neither sacct nor squeue answers (the question is then open, not "none").
+
+    A controller that crashed between sbatch and recording the job ids asks this before submitting again: job names
+    of its submissions are unique, so a hit means the submission happened.
+    """
+    if shutil.which("sacct"):
+        command = ["sacct", "-n", "-P", "-X", "--name", name, "-S", since[:19], "-o", "JobID,State"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        if result.returncode == 0:
+            return _parse(result.stdout)
+    if shutil.which("squeue"):
+        result = subprocess.run(
+            ["squeue", "-h", "-r", "--name", name, "-o", "%i|%T"], capture_output=True, text=True, timeout=60
+        )
+        if result.returncode == 0:
+            return _parse(result.stdout)
+    return None

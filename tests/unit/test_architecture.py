@@ -31,7 +31,8 @@ ALLOWED = {
     "analyse": {"collect"},
     "report": {"spec", "logs", "launch", "collect", "analyse"},  # dry runs show the plan; live tables a local launch
     "demo": set(),
-    "verbs": {"spec", "logs", "job", "launch", "collect", "analyse", "report"},
+    "tune": {"spec", "logs", "job", "launch", "collect", "analyse", "report"},  # a controller: all but the verbs
+    "verbs": {"spec", "logs", "job", "launch", "collect", "analyse", "report", "tune"},
 }
 #: The spec layer; ``provenance`` belongs to it: captured from the plan at submit, its commit check run by the job.
 _SPEC_MODULES = {"spec", "grid", "profiles", "plan", "command", "provenance"}
