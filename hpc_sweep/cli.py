@@ -74,8 +74,10 @@ def _tune(args: argparse.Namespace) -> int:
     from hpc_sweep.tune.space import is_search_item
     from hpc_sweep.verbs.tune import TuneRequest, tune
 
-    space = tuple(word for word in args.overrides if is_search_item(word))
+    words = [*args.overrides, *args.additional_args]  # a dimension typed after --additional_args is one too
+    space = tuple(word for word in words if is_search_item(word))
     args.overrides = [word for word in args.overrides if not is_search_item(word)]
+    args.additional_args = [word for word in args.additional_args if not is_search_item(word)]
     args.grid = []
     spec, options = _sweep_request(args, prefix="tune")
     if spec.grid:

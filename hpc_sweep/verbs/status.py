@@ -212,7 +212,7 @@ def show_status(sweep_dir: Path, console: Console | None = None, watch: float | 
         for failure in view.failures:
             console.print(failure, highlight=False)
         console.print(_counts_line(view.counts), highlight=False)
-        for line in [*view.cost, *view.then]:
+        for line in [*view.cost, *view.then, *_tune_lines(sweep_dir)]:
             console.print(line, highlight=False)
         return view.counts.get(RunState.COMPLETED, 0) == view.total
     if not watch > 0 or watch == float("inf"):
@@ -224,6 +224,7 @@ def show_status(sweep_dir: Path, console: Console | None = None, watch: float | 
         while True:
             view = status_table(sweep_dir, cache)
             lines = [view.table, *view.failures, _counts_line(view.counts), *view.cost, *view.then]
+            lines += _tune_lines(sweep_dir)
             ended = sum(n for state, n in view.counts.items() if state in FINISHED)
             if not view.in_progress and ended < view.total:
                 lines.append(f"no run is in progress any more; {view.total - ended} run(s) did not end")
@@ -231,3 +232,14 @@ def show_status(sweep_dir: Path, console: Console | None = None, watch: float | 
             if not view.in_progress:
                 return view.counts.get(RunState.COMPLETED, 0) == view.total
             time.sleep(watch)
+
+
+def _tune_lines(sweep_dir: Path) -> list[Any]:
+    """A tune study's rungs table and state (:func:`hpc_sweep.verbs.tune.tune_status`); nothing for other sweeps."""
+    from hpc_sweep.tune.state import is_tune_dir
+
+    if not is_tune_dir(Path(sweep_dir)):
+        return []
+    from hpc_sweep.verbs.tune import tune_status
+
+    return tune_status(Path(sweep_dir))
