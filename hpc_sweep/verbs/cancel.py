@@ -17,7 +17,7 @@ def cancel_sweep(sweep_dir: Path, console: Console | None = None) -> None:
     from hpc_sweep.tune.state import is_tune_dir
 
     if is_tune_dir(Path(sweep_dir)):
-        from hpc_sweep.verbs.tune import cancel_controller
+        from hpc_sweep.verbs.tune_status import cancel_controller
 
         cancel_controller(Path(sweep_dir), console)  # first: it would submit the next rung
     sweep = load_sweep(Path(sweep_dir))

@@ -240,6 +240,6 @@ def _tune_lines(sweep_dir: Path) -> list[Any]:
 
     if not is_tune_dir(Path(sweep_dir)):
         return []
-    from hpc_sweep.verbs.tune import tune_status
+    from hpc_sweep.verbs.tune_status import tune_status
 
     return tune_status(Path(sweep_dir))
