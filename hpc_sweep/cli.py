@@ -124,6 +124,7 @@ def _sweep_request(args: argparse.Namespace, prefix: str = "multi_run") -> tuple
         additional_args=(*args.additional_args, *fixed),
         grid=parse_grid([*args.grid, *grid_items]),
         gpus_per_run=args.gpus_per_run,
+        nodes=args.nodes,
         runs_per_gpu=args.runs_per_gpu,
     )
     if args.max_requeues < 0:

@@ -170,7 +170,10 @@ def _add_launch_flags(parser: argparse.ArgumentParser, verb: str) -> None:
     _add(sweep, "train_script", help="override the profile's training script")
     _add(sweep, "workdir", help="override the profile's working directory")
     _add(sweep, "dry_run", action="store_true", help="print the plan and every run's command; create nothing")
-    _add(sweep, "gpus_per_run", type=_positive_int, default=1, help="GPUs per run: >1 uses torch.distributed.run")
+    _add(sweep, "gpus_per_run", type=_positive_int, default=1, help="GPUs per run (per node with --nodes): >1 uses "
+         "torch.distributed.run")  # fmt: skip
+    _add(sweep, "nodes", type=_positive_int, default=1, help="slurm: nodes per run, one task each; >1 spreads one "
+         "run over them with torch.distributed.run (see README: Runs bigger than one node)")  # fmt: skip
     _add(
         sweep,
         "runs_per_gpu",

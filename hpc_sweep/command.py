@@ -10,6 +10,7 @@ Imports only the standard library at run time: the job wrapper on every node bui
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,8 +128,8 @@ def build_command(run: RunSpec, profile: Profile, sweep_dir: Path, python: str) 
         )
     expand = lambda text: profile.expand(text, sweep_dir, python)  # noqa: E731 - a closure keeps the calls short
     launcher = [expand(part) for part in profile.launcher]
-    if run.gpus_per_run > 1:
-        launcher = _distributed_launcher(launcher, run.gpus_per_run)
+    if run.gpus_per_run > 1 or run.nodes > 1:
+        launcher = _distributed_launcher(launcher, run.gpus_per_run, run.nodes)
     options: list[str] = []
     if run.headless and "headless" in profile.flags:
         options.append("--headless")
@@ -139,7 +140,7 @@ def build_command(run: RunSpec, profile: Profile, sweep_dir: Path, python: str) 
     if run.world:
         options.append("--world")
     options += [expand(arg) for arg in profile.extra_args]
-    if run.gpus_per_run > 1:
+    if run.gpus_per_run > 1 or run.nodes > 1:
         options.append("--distributed")
     return TrainingCommand(
         program=(*launcher, expand(profile.script)),
@@ -154,13 +155,41 @@ def build_command(run: RunSpec, profile: Profile, sweep_dir: Path, python: str) 
     )
 
 
-def _distributed_launcher(launcher: list[str], nproc: int) -> list[str]:
-    """Wrap the launcher in ``torch.distributed.run`` over ``nproc`` GPUs of one node (Isaac Lab's documented way).
+def _distributed_launcher(launcher: list[str], nproc: int, nodes: int = 1) -> list[str]:
+    """Wrap the launcher in ``torch.distributed.run`` over ``nproc`` GPUs of each of ``nodes`` nodes (Isaac Lab's
+    documented way).
 
     ``python -m pkg.train`` becomes ``python -m torch.distributed.run ... -m pkg.train``; ``./isaaclab.sh -p`` becomes
-    ``./isaaclab.sh -p -m torch.distributed.run ... script.py``.
+    ``./isaaclab.sh -p -m torch.distributed.run ... script.py``. Over several nodes the rendezvous is static: each
+    node's task passes its own ``--node_rank`` and the first node of the allocation as master (see
+    :func:`place_on_node`, which fills the placeholders on the node), so global rank 0, the rank that logs and saves
+    checkpoints, runs on the first node, whose task writes the run's record from its console.
     """
     module = bool(launcher) and launcher[-1] == "-m"
     base = launcher[:-1] if module else launcher
-    wrapped = [*base, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc_per_node={nproc}"]
+    if nodes > 1:
+        where = [f"--node_rank={NODE_RANK}", f"--master_addr={MASTER_ADDR}", f"--master_port={MASTER_PORT}"]
+        wrapped = [*base, "-m", "torch.distributed.run", f"--nnodes={nodes}", f"--nproc_per_node={nproc}", *where]
+    else:
+        wrapped = [*base, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc_per_node={nproc}"]
     return [*wrapped, "-m"] if module else wrapped
+
+
+#: Placeholders of a multi-node command, filled on each node by :func:`place_on_node`.
+NODE_RANK, MASTER_ADDR, MASTER_PORT = "{node_rank}", "{master_addr}", "{master_port}"
+
+
+def place_on_node(argv: Sequence[str], node_rank: int, master_addr: str, master_port: int) -> list[str]:
+    """A multi-node command as one node runs it: its rank among the run's nodes and the master's address and port."""
+    values = {NODE_RANK: str(node_rank), MASTER_ADDR: master_addr, MASTER_PORT: str(master_port)}
+    placed = []
+    for token in argv:
+        for key, value in values.items():
+            token = token.replace(key, value)
+        placed.append(token)
+    return placed
+
+
+def is_multi_node(argv: Sequence[str]) -> bool:
+    """Whether a command spans several nodes (it holds the placeholders :func:`place_on_node` fills)."""
+    return any(NODE_RANK in token for token in argv)

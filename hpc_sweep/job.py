@@ -21,18 +21,16 @@ from typing import Any
 
 from hpc_sweep.command import JobRequest
 from hpc_sweep.gpu_sampler import GpuSampler
+from hpc_sweep.job_env import apply_planned_env, job_id
 from hpc_sweep.layout import SweepLayout
 from hpc_sweep.logs.console import LogScan
 from hpc_sweep.logs.layouts import LAYOUTS, RunIdentity, latest_checkpoint
+from hpc_sweep.node_group import Placement, leader_end, node_log, placement, write_report
 from hpc_sweep.provenance.attempt import attempt_code
 from hpc_sweep.records import now_iso, read_record, update_partial_results, write_record
 from hpc_sweep.runstate import RunState, classify_exit
 
 _KILL_GRACE_S = 15.0
-#: Planned variables a user's own export keeps: a W&B group chosen on purpose (several sweeps in one group). The run's
-#: W&B identity (WANDB_RUN_ID, WANDB_NAME, WANDB_RESUME) is always its own: one exported value for every run would
-#: merge all seeds into one W&B run.
-_USER_MAY_KEEP = frozenset({"WANDB_RUN_GROUP"})
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
@@ -86,13 +84,18 @@ class TrainingJob:
         earlier = [layout.load_path(log_dir) for log_dir in previous.get("log_dirs", [])]  # relative: in this dir
         checkpoint = latest_checkpoint(earlier)
         argv = list(request.command.resume_argv(checkpoint) if checkpoint else request.argv)
+        place = placement(argv)  # None unless the run spans several nodes (hpc_sweep.node_group)
+        if place is not None:
+            argv = place.argv(argv)
+            if not place.leader:
+                return self._follow(layout, request, argv, place, int(previous.get("attempt", 0)) + 1)
         record: dict[str, Any] = {
             **previous,
             "run_id": request.run_id,
             "state": RunState.RUNNING,
             "attempt": int(previous.get("attempt", 0)) + 1,
             "host": socket.gethostname(),
-            "job_id": _job_id(),
+            "job_id": job_id(),
             "pid": os.getpid(),
             "start_time": now_iso(),
             "end_time": None,
@@ -120,7 +123,23 @@ class TrainingJob:
                 finished_all_iterations=outcome.scan.iteration is not None
                 and outcome.scan.iteration + 1 >= request.command.max_iterations,
             )
+            if place is None:
+                return self._finish(layout, outcome, state, reason, started)
+        # a multi-node run's leader: the followers' reports, outside the lock (a requeue signal may come meanwhile)
+        record["nodes"], reason = leader_end(layout, request.run_id, place, state is RunState.COMPLETED, reason)
+        with self._ending:
+            if self._checkpointed:
+                return record
             return self._finish(layout, outcome, state, reason, started)
+
+    def _follow(
+        self, layout: SweepLayout, request: JobRequest, argv: list[str], place: Placement, attempt: int
+    ) -> dict[str, Any]:
+        """A follower node's part of a multi-node run: its ranks, its own log, its end reported to the leader."""
+        self._request = request
+        outcome = self._run_subprocess(request, argv, node_log(layout, request.run_id, place.node), attempt)
+        failure = outcome.start_error or outcome.scan.failure_reason()
+        return write_report(layout, request.run_id, place, outcome.returncode, failure)
 
     def checkpoint(self, request: JobRequest) -> Any:
         """submitit's hook on the time-limit (or preemption) signal: stop the training, record, requeue as is."""
@@ -334,15 +353,6 @@ def stop_for_requeue(jobs: list[TrainingJob]) -> None:
         job._record_requeue()
 
 
-def apply_planned_env(env: dict[str, str], planned: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    """Add the run's planned variables (its W&B identity, see :func:`hpc_sweep.plan.wandb_env`) to ``env``, the
-    training's environment; a variable the user exported wins only where :data:`_USER_MAY_KEEP` says so."""
-    for key, value in planned:
-        if not (key in _USER_MAY_KEEP and env.get(key)):
-            env[key] = value
-    return env
-
-
 def _prepare_child() -> None:
     """In the child, before exec: leave the time-limit signal to this wrapper, and die with it.
 
@@ -378,15 +388,3 @@ def _find_log_dir(request: JobRequest, scan: LogScan, started: float) -> str | N
     run = RunIdentity(Path(request.workdir), request.run_name, request.common_folder, request.seed)
     found = LAYOUTS[request.layout].find_run_dir(run, scan, started)
     return str(found) if found else None
-
-
-def _job_id() -> str | None:
-    """The scheduler's id of this job (Slurm array task id form when in an array), if any."""
-    array_job, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
-    if array_job and task:
-        return f"{array_job}_{task}"
-    return (
-        os.environ.get("SLURM_JOB_ID")
-        or os.environ.get("SUBMITIT_LOCAL_JOB_ID")
-        or os.environ.get("SUBMITIT_DEBUG_JOB_ID")
-    )

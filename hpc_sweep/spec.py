@@ -67,7 +67,7 @@ OWNED_FLAGS: dict[str, str] = {
     "common_folder": "--common_folder",
     "headless": "--headless (on by default) or --no-headless",
     "world": "--world",
-    "distributed": "--gpus_per_run",
+    "distributed": "--gpus_per_run or --nodes",
     "resume": _RESUME,
     "load_run": _RESUME,
     "checkpoint": _RESUME,
@@ -103,6 +103,7 @@ class SweepSpec:
     grid: tuple[tuple[str, tuple[str, ...]], ...] = ()
     gpus_per_run: int = 1
     runs_per_gpu: int = 1
+    nodes: int = 1  # nodes per run: > 1 spreads one run over several nodes (torch.distributed.run, --distributed)
 
     def validate(self) -> None:
         """Raise :class:`UsageError` naming the first problem and its fix."""
@@ -116,6 +117,12 @@ class SweepSpec:
         _require_positive("--num_envs", self.num_envs)
         _require_positive("--gpus_per_run", self.gpus_per_run)
         _require_positive("--runs_per_gpu", self.runs_per_gpu)
+        _require_positive("--nodes", self.nodes)
+        if self.nodes > 1 and self.runs_per_gpu > 1:
+            raise UsageError(
+                "--runs_per_gpu shares one GPU between runs and --nodes spreads one run over several nodes: "
+                "give only one of them"
+            )
         if self.gpus_per_run > 1 and self.runs_per_gpu > 1:
             raise UsageError(
                 "--runs_per_gpu shares one GPU between runs and --gpus_per_run spreads one run over several: "
@@ -184,6 +191,7 @@ class RunSpec:
     overrides: tuple[str, ...] = ()
     additional_args: tuple[str, ...] = ()
     gpus_per_run: int = 1
+    nodes: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as stored in the manifest."""
@@ -234,6 +242,7 @@ def expand_runs(spec: SweepSpec) -> list[RunSpec]:
                     overrides=tuple(overrides),
                     additional_args=spec.additional_args,
                     gpus_per_run=spec.gpus_per_run,
+                    nodes=spec.nodes,
                 )
             )
     return runs

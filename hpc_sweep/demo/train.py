@@ -302,6 +302,7 @@ def train(argv: list[str] | None = None) -> int:
 
     torch.manual_seed(int(agent_cfg["seed"]))
     env = PointMassEnv(env_cfg)
+    _inject_crash(env, rank, int(agent_cfg["num_steps_per_env"]))
     runner = _make_runner_class()(env, agent_cfg, log_dir=log_dir, device=str(agent_cfg["device"]))
     runner.add_git_repo_to_log(__file__)
     if resume_path is not None:
@@ -318,6 +319,25 @@ def train(argv: list[str] | None = None) -> int:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return 0
+
+
+def _inject_crash(env: Any, rank: int, steps_per_iteration: int) -> None:
+    """Fault injection for tests of multi-node failures: ``HPC_SWEEP_DEMO_CRASH=<rank>@<iteration>`` makes that rank
+    raise in its environment's step at that learning iteration (the other ranks then lose their peer)."""
+    spec = os.environ.get("HPC_SWEEP_DEMO_CRASH", "")
+    target, _, iteration = spec.partition("@")
+    if not spec or not target.isdigit() or not iteration.isdigit() or int(target) != rank:
+        return
+    limit = int(iteration) * steps_per_iteration
+    step, calls = env.step, [0]
+
+    def crashing_step(actions: Any) -> Any:
+        calls[0] += 1
+        if calls[0] > limit:
+            raise RuntimeError(f"injected failure on rank {rank} at iteration {iteration} (HPC_SWEEP_DEMO_CRASH)")
+        return step(actions)
+
+    env.step = crashing_step
 
 
 def main(argv: list[str] | None = None) -> int:

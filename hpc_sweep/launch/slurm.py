@@ -95,10 +95,38 @@ def check_script_inputs(folder: str, params: dict[str, Any], python: str) -> Non
             for name, option in ours.items():
                 resource_value(by_submitit[f"additional_parameters.{name}"], option)
             resource_value("additional_parameters", {k: v for k, v in value.items() if k not in ours})
+        elif key in ("nodes", "ntasks_per_node"):  # a multi-node run's shape (--nodes), set by hpc-sweep itself
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UsageError(f"the recorded {key} {shown(value)} is not a positive integer; start a new sweep")
         elif key in by_submitit:
             resource_value(by_submitit[key], value)
         else:
             raise UsageError(f"unknown Slurm setting {key!r} in the sweep's manifest; start a new sweep to change it")
+
+
+def check_partition_nodes(nodes: int, partition: str | None) -> None:
+    """Refuse ``--nodes`` beyond what the partition (the default one when None) has, when ``sinfo`` can say."""
+    try:
+        output = subprocess.run(
+            ["sinfo", "-h", "-o", "%P %D"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return
+    sizes: dict[str, int] = {}
+    default = None
+    for line in output.splitlines():
+        name, _, count = line.strip().partition(" ")
+        if not count.strip().isdigit():
+            continue
+        if name.endswith("*"):
+            name = default = name[:-1]
+        sizes[name] = sizes.get(name, 0) + int(count)
+    chosen = partition or default
+    if chosen in sizes and nodes > sizes[chosen]:
+        raise UsageError(
+            f"--nodes {nodes}: partition {chosen} has {sizes[chosen]} node(s); give at most that, or another "
+            "--partition"
+        )
 
 
 def max_array_size() -> int:

@@ -40,6 +40,7 @@ SPEC_FLAGS = {
     "additional_args": "--additional_args",
     "grid": "--grid",
     "gpus_per_run": "--gpus_per_run",
+    "nodes": "--nodes",
     "runs_per_gpu": "--runs_per_gpu",
 }
 #: The common folder the command line makes up when none is given (``multi_run_<timestamp>``).

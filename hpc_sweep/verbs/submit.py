@@ -18,7 +18,7 @@ from rich.console import Console
 from hpc_sweep.command import JobRequest
 from hpc_sweep.errors import UsageError
 from hpc_sweep.launch.base import Launcher, make_launcher
-from hpc_sweep.launch.slurm import DEFAULT_MAX_REQUEUES, slurm_parameters
+from hpc_sweep.launch.slurm import DEFAULT_MAX_REQUEUES, check_partition_nodes, slurm_parameters
 from hpc_sweep.layout import SweepLayout
 from hpc_sweep.manifest import Sweep, load_sweep, write_new_manifest
 from hpc_sweep.names import check_one_line, shown
@@ -75,6 +75,7 @@ def submit(spec: SweepSpec, options: SubmitOptions, console: Console | None = No
             f"{layout.root} already holds a sweep ({layout.manifest.name}); "
             "choose another --output_dir, or add --resume to run its unfinished runs"
         )
+    spec.validate()  # before the launcher asks the cluster anything
     profile = load_profile(options.profile or default_profile_name(spec.task))
     profile = profile.with_overrides(options.launcher, options.train_script, options.workdir)
     launcher, python = _launcher(spec, profile, options)
@@ -124,6 +125,11 @@ def _launcher(spec: SweepSpec, profile: Profile, options: SubmitOptions) -> tupl
     """The launcher ``--executor`` names, with its settings from the flags and the profile; and the Python the jobs
     run with (None: this one)."""
     if options.executor != "slurm":
+        if spec.nodes > 1:
+            raise UsageError(
+                f"--nodes {spec.nodes} spreads a run over Slurm nodes: use --executor slurm (a workstation is one "
+                "node; --gpus_per_run uses its GPUs)"
+            )
         return make_launcher(options.executor, {"max_parallel": options.max_parallel}, live_display), None
     given = {k: v for k, v in options.resources.items() if v is not None}
     resources = {**profile.slurm, **given}
@@ -139,8 +145,12 @@ def _launcher(spec: SweepSpec, profile: Profile, options: SubmitOptions) -> tupl
         python = node_python(resources["python"], f"profile {profile.source} [slurm] python")
     else:
         python = sys.executable
+    parameters = slurm_parameters(resources)
+    if spec.nodes > 1:
+        check_partition_nodes(spec.nodes, parameters.get("partition"))
+        parameters.update(nodes=spec.nodes, ntasks_per_node=1)  # one task per node starts that node's ranks
     settings = {
-        "slurm_parameters": slurm_parameters(resources),
+        "slurm_parameters": parameters,
         "slurm_python": python,
         "max_requeues": options.max_requeues,
         "runs_per_job": spec.runs_per_gpu,

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# A one-node Slurm cluster with accounting on this machine, for hpc_sweep's real-cluster tests.
+# A small Slurm cluster with accounting on this machine, for hpc_sweep's real-cluster tests.
 #
 #   tests/slurm/local_cluster.sh start    install the packages when missing, write the configs, start the daemons
-#                                         that are not running, wait until the node is idle (< 2 s when already up)
+#                                         that are not running, wait until the nodes are idle (< 2 s when already up)
 #   tests/slurm/local_cluster.sh status   each daemon's state and sinfo; exit 0 when the cluster accepts jobs
 #   tests/slurm/local_cluster.sh stop     stop only the daemons this script started (by their recorded pids)
 #
 # Debian's slurm-wlm (slurmctld + slurmd), slurmdbd, munge and mariadb-server, started by hand (no systemd needed).
 # Partition "debug", two count-only GPUs (gres.conf points at two /dev/null-like device files), so --gpus-per-node=1
 # jobs run two at a time, each with its own CUDA_VISIBLE_DEVICES. Jobs run as the submitting user; root can submit.
+# Partition "multi": two more nodes, mn1 and mn2, on this same host (one extra slurmd each, `slurmd -N NODE` on its
+# own port, with its own spool, pid and log files through %n), one count-only GPU each, for multi-node jobs.
 # Accounting is recorded (sacct) but not enforced.
 # See tests/slurm/README.md.
 set -euo pipefail
@@ -24,8 +26,13 @@ DB_NAME=slurm_acct_db
 DB_USER=slurm
 DB_PASS=hpc_sweep_slurm_db
 PACKAGES=(slurm-wlm slurmdbd munge mariadb-server)
-DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd)  # start order; stop goes the other way
+MULTI_PARTITION=multi
+MULTI_NODES=(mn1 mn2)   # each one slurmd on this host: daemon slurmd-NODE, started as slurmd -N NODE
+MULTI_PORTS=(6831 6832) # their SlurmdPort (the node of this host keeps the default, 6818)
+# start order; stop goes the other way. "slurmd" is this host's node; slurmd-NODE are the nodes of partition multi.
+DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd slurmd-mn1 slurmd-mn2)
 HOST=$(hostname -s)
+NODES=("$HOST" "${MULTI_NODES[@]}")
 SLURM_CONF_CHANGED=0
 DBD_CONF_CHANGED=0
 
@@ -53,10 +60,18 @@ launch() { # launch NAME COMMAND...: start a self-daemonizing daemon; what it pr
 
 # --- pids: a pid counts only while /proc says it is still that daemon (a reused pid is not ours) -----------------
 
+node_of() { # node_of NAME: the node a slurmd daemon acts as (slurmd: this host's; slurmd-NODE: NODE)
+  case $1 in
+    slurmd) echo "$HOST" ;;
+    slurmd-*) echo "${1#slurmd-}" ;;
+  esac
+}
+
 own_pid_file() { # the pid file the daemon writes itself
   case $1 in
     munged) echo /run/munge/munged.pid ;;
     mariadbd) echo /run/mysqld/mysqld.pid ;;
+    slurmd | slurmd-*) echo "$RUN/slurmd-$(node_of "$1").pid" ;; # SlurmdPidFile=$RUN/slurmd-%n.pid
     *) echo "$RUN/$1.pid" ;;
   esac
 }
@@ -65,12 +80,13 @@ log_of() {
   case $1 in
     munged) echo /var/log/munge/munged.log ;;
     mariadbd) echo "$LOGS/mariadb.log" ;;
+    slurmd | slurmd-*) echo "$LOGS/slurmd-$(node_of "$1").log" ;; # SlurmdLogFile=$LOGS/slurmd-%n.log
     *) echo "$LOGS/$1.log" ;;
   esac
 }
 
-is_daemon() { # is_daemon NAME PID
-  [ -n "$2" ] && [ -r "/proc/$2/comm" ] && [ "$(cat "/proc/$2/comm" 2>/dev/null)" = "$1" ]
+is_daemon() { # is_daemon NAME PID: the process's command is NAME's (slurmd-NODE is a slurmd)
+  [ -n "$2" ] && [ -r "/proc/$2/comm" ] && [ "$(cat "/proc/$2/comm" 2>/dev/null)" = "${1%%-*}" ]
 }
 
 read_pid() { if [ -r "$1" ]; then tr -dc '0-9' <"$1"; fi; }
@@ -189,9 +205,9 @@ put_config() { # put_config NAME MODE < text: replace $CONF/NAME only when its t
   return 0
 }
 
-make_fake_gpus() { # the two count-only GPUs: character devices like /dev/null (slurmd wants devices), else files
-  local gpu
-  for gpu in "$STATE/gpu0" "$STATE/gpu1"; do
+make_fake_gpus() { # the count-only GPUs: character devices like /dev/null (slurmd wants devices), else files
+  local gpu # gpu0, gpu1: node $HOST's two; gpu2: mn1's, gpu3: mn2's
+  for gpu in "$STATE/gpu0" "$STATE/gpu1" "$STATE/gpu2" "$STATE/gpu3"; do
     [ -c "$gpu" ] && continue
     rm -f "$gpu"
     mknod -m 666 "$gpu" c 1 3 2>/dev/null || touch "$gpu"
@@ -207,7 +223,9 @@ write_configs() {
   if [ -e "$CONF/slurm.conf" ] && ! grep -qF "$MARKER" "$CONF/slurm.conf"; then
     die "$CONF/slurm.conf exists and was not written by this script: refusing to replace a real Slurm config"
   fi
-  mkdir -p "$STATE/ctld" "$STATE/d" "$RUN/started" "$LOGS" "$CONF"
+  local node
+  for node in "${NODES[@]}"; do mkdir -p "$STATE/d/$node"; done # SlurmdSpoolDir=$STATE/d/%n: one per slurmd
+  mkdir -p "$STATE/ctld" "$RUN/started" "$LOGS" "$CONF"
   make_fake_gpus
 
   # Settings the tests rely on: two count-only GPUs; thousand-task arrays; finished jobs stay visible to squeue /
@@ -215,8 +233,12 @@ write_configs() {
   # limits every 30 s), SIGTERM then SIGKILL KillWait=10 s later; requeue allowed, and a requeued job may start
   # again after cred_expire (30 s; Slurm's default 120 s); the scheduler runs every second. CR_CPU: memory is not a
   # consumed resource, so jobs without --mem do not each claim the whole node.
+  # Partition multi: nodes mn1 and mn2 are two more slurmd's on this host, told apart by their Port (slurmd -N NODE
+  # picks its NodeName line); the paths with %n (the node name) keep their spool, pid and log files apart, this
+  # host's node included. Each declares this host's CPUs and memory (no more than the hardware, so no
+  # SlurmdParameters=config_overrides is needed) and one count-only GPU.
   if put_config slurm.conf 644 <<EOF; then SLURM_CONF_CHANGED=1; fi
-$MARKER: a one-node test cluster.
+$MARKER: a small test cluster on one host.
 ClusterName=$CLUSTER
 SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root
@@ -225,11 +247,11 @@ AuthType=auth/munge
 AuthInfo=cred_expire=30
 CredType=cred/munge
 StateSaveLocation=$STATE/ctld
-SlurmdSpoolDir=$STATE/d
+SlurmdSpoolDir=$STATE/d/%n
 SlurmctldPidFile=$RUN/slurmctld.pid
-SlurmdPidFile=$RUN/slurmd.pid
+SlurmdPidFile=$RUN/slurmd-%n.pid
 SlurmctldLogFile=$LOGS/slurmctld.log
-SlurmdLogFile=$LOGS/slurmd.log
+SlurmdLogFile=$LOGS/slurmd-%n.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
@@ -255,12 +277,17 @@ SchedulerParameters=batch_sched_delay=0,sched_interval=1,sched_min_interval=1000
 SlurmdTimeout=60
 InactiveLimit=0
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
+NodeName=${MULTI_NODES[0]} NodeHostname=$HOST NodeAddr=127.0.0.1 Port=${MULTI_PORTS[0]} CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
+NodeName=${MULTI_NODES[1]} NodeHostname=$HOST NodeAddr=127.0.0.1 Port=${MULTI_PORTS[1]} CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
 PartitionName=$PARTITION Nodes=$HOST Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+PartitionName=$MULTI_PARTITION Nodes=${MULTI_NODES[0]},${MULTI_NODES[1]} MaxNodes=2 MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
 
   if put_config gres.conf 644 <<EOF; then SLURM_CONF_CHANGED=1; fi
-$MARKER: two count-only GPUs (device files like /dev/null).
+$MARKER: count-only GPUs (device files like /dev/null).
 NodeName=$HOST Name=gpu File=$STATE/gpu[0-1]
+NodeName=${MULTI_NODES[0]} Name=gpu File=$STATE/gpu2
+NodeName=${MULTI_NODES[1]} Name=gpu File=$STATE/gpu3
 EOF
 
   # Read by slurmdbd only; holds the database password: mode 600, owned by the SlurmUser (root).
@@ -358,12 +385,32 @@ start_slurmctld() {
   record slurmctld
 }
 
-start_slurmd() {
-  running_pid slurmd >/dev/null && return 0
-  say "starting slurmd"
-  launch slurmd /usr/sbin/slurmd
-  wait_for 15 wrote_pid slurmd || die "slurmd did not write its pid file" "$LOGS/slurmd.launch.log" "$LOGS/slurmd.log"
-  record slurmd
+start_slurmd() { # start_slurmd NAME: slurmd (this host's node) or slurmd-NODE, started as the node it names
+  local name=$1 node
+  node=$(node_of "$name")
+  running_pid "$name" >/dev/null && return 0
+  say "starting $name (node $node)"
+  launch "$name" /usr/sbin/slurmd -N "$node"
+  wait_for 15 wrote_pid "$name" \
+    || die "$name did not write its pid file $(own_pid_file "$name")" "$LOGS/$name.launch.log" "$(log_of "$name")"
+  record "$name"
+}
+
+names_resolve() { # the multi nodes' names resolve (a job's torch.distributed master address is the first node's)
+  local node
+  for node in "${MULTI_NODES[@]}"; do getent hosts "$node" >/dev/null 2>&1 || return 1; done
+}
+
+add_host_names() { # add_host_names: map the multi nodes' names to 127.0.0.1 in /etc/hosts, once
+  local node missing=()
+  for node in "${MULTI_NODES[@]}"; do getent hosts "$node" >/dev/null 2>&1 || missing+=("$node"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  # This script runs as root on a throwaway test / CI machine (it already installs packages and writes /etc/slurm),
+  # so it edits /etc/hosts in place (appends; a bind-mounted /etc/hosts stays the same file). Not for a shared host.
+  say "adding '127.0.0.1 ${missing[*]}' to /etc/hosts"
+  printf '127.0.0.1 %s  # added by hpc_sweep tests/slurm/local_cluster.sh\n' "${missing[*]}" >>/etc/hosts \
+    || die "could not append to /etc/hosts"
+  names_resolve || die "${MULTI_NODES[*]} still do not resolve after adding them to /etc/hosts (getent hosts)"
 }
 
 restart_if_ours() { # restart_if_ours NAME: after a config change
@@ -378,21 +425,43 @@ restart_if_ours() { # restart_if_ours NAME: after a config change
   fi
 }
 
-node_state() { # the node's state, empty while it does not respond
+node_state() { # node_state NODE: its state, empty while it does not respond
   local states
-  states=$(sinfo -h -r -n "$HOST" -o '%T' 2>/dev/null || true)
+  states=$(sinfo -h -r -n "$1" -o '%T' 2>/dev/null || true)
   echo "${states%%$'\n'*}"
 }
 
-node_reason() { # state and reason, for messages
+node_reason() { # node_reason NODE: state and reason, for messages
   local out
-  out=$(sinfo -h -n "$HOST" -o '%T %E' 2>&1 || true)
+  out=$(sinfo -h -n "$1" -o '%T %E' 2>&1 || true)
   echo "${out%%$'\n'*}"
 }
 
-node_ready() {
-  case "$(node_state)" in idle* | mixed* | allocated* | completing*) return 0 ;; esac
+node_ready() { # node_ready NODE
+  case "$(node_state "$1")" in idle* | mixed* | allocated* | completing*) return 0 ;; esac
   return 1
+}
+
+nodes_ready() { # all nodes, this host's and partition multi's
+  local node
+  for node in "${NODES[@]}"; do node_ready "$node" || return 1; done
+}
+
+partition_of() { if [ "$1" = "$HOST" ]; then echo "$PARTITION"; else echo "$MULTI_PARTITION"; fi; }
+
+nodes_not_ready() { # the nodes that do not accept jobs, each with its partition, state and reason, for messages
+  local node out=""
+  for node in "${NODES[@]}"; do
+    node_ready "$node" && continue
+    out+="${out:+, }$node (partition $(partition_of "$node"): $(node_reason "$node"))"
+  done
+  echo "$out"
+}
+
+nodes_summary() { # "vm idle, mn1 idle, mn2 idle"
+  local node out=""
+  for node in "${NODES[@]}"; do out+="${out:+, }$node $(node_state "$node")"; done
+  echo "$out"
 }
 
 daemon_up() { # daemon_up NAME: running (a database server answering on the socket counts, whoever started it)
@@ -424,21 +493,28 @@ cmd_status() {
     return 1
   fi
   if ! running_pid slurmctld >/dev/null; then # sinfo would retry for 9 s
-    say "node $HOST does not accept jobs: no slurmctld"
+    say "nodes ${NODES[*]} do not accept jobs: no slurmctld"
     ok=1
-  elif node_ready; then
+  elif nodes_ready; then
     sinfo -o '%10P %6a %10l %6D %10T %12N %G' 2>&1 | sed 's/^/    /'
   else
-    say "node $HOST does not accept jobs: $(node_reason)"
+    say "nodes not accepting jobs: $(nodes_not_ready)"
     ok=1
   fi
-  if [ "$ok" -eq 0 ]; then say "cluster $CLUSTER is up: partition $PARTITION"; fi
+  if ! names_resolve; then
+    say "node names ${MULTI_NODES[*]} do not resolve (getent hosts; start adds them to /etc/hosts)"
+    ok=1
+  fi
+  if [ "$ok" -eq 0 ]; then
+    say "cluster $CLUSTER is up: partition $PARTITION (default, node $HOST)," \
+      "partition $MULTI_PARTITION (nodes ${MULTI_NODES[*]})"
+  fi
   return "$ok"
 }
 
 cmd_start() {
-  if [ "$(id -u)" -ne 0 ] && command -v sinfo >/dev/null && all_running && node_ready; then
-    say "already up: partition $PARTITION, node $HOST $(node_state) (not root: configs not checked)"
+  if [ "$(id -u)" -ne 0 ] && command -v sinfo >/dev/null && all_running && nodes_ready && names_resolve; then
+    say "already up: partitions $PARTITION, $MULTI_PARTITION; nodes $(nodes_summary) (not root: configs not checked)"
     return 0
   fi
   [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 start): it installs packages, writes /etc/slurm and starts daemons"
@@ -446,30 +522,41 @@ cmd_start() {
   exec 9>"$RUN/lock"
   flock -w 600 9 || die "another local_cluster.sh is still running (lock $RUN/lock)"
   install_packages
+  add_host_names
   write_configs
-  if [ "$SLURM_CONF_CHANGED" -eq 0 ] && [ "$DBD_CONF_CHANGED" -eq 0 ] && all_running && node_ready; then
-    say "already up: partition $PARTITION, node $HOST $(node_state) ($((SECONDS)) s)"
+  if [ "$SLURM_CONF_CHANGED" -eq 0 ] && [ "$DBD_CONF_CHANGED" -eq 0 ] && all_running && nodes_ready; then
+    say "already up: partitions $PARTITION, $MULTI_PARTITION; nodes $(nodes_summary) ($((SECONDS)) s)"
     return 0
   fi
+  local name node
   if [ "$DBD_CONF_CHANGED" -eq 1 ]; then restart_if_ours slurmdbd; fi
   if [ "$SLURM_CONF_CHANGED" -eq 1 ]; then
-    restart_if_ours slurmd
+    for name in "${DAEMONS[@]}"; do if [[ $name == slurmd* ]]; then restart_if_ours "$name"; fi; done
     restart_if_ours slurmctld
   fi
   start_munged
   start_mariadbd
   start_slurmdbd
   start_slurmctld
-  start_slurmd
-  say "waiting for node $HOST to become idle"
-  if ! wait_for 60 node_ready; then
-    say "node $HOST is $(node_state): resuming it"
-    scontrol update nodename="$HOST" state=resume >/dev/null 2>&1 || true
-    wait_for 30 node_ready \
-      || die "node $HOST did not become idle: $(node_reason)" "$LOGS/slurmd.log" "$LOGS/slurmctld.log"
+  for name in "${DAEMONS[@]}"; do if [[ $name == slurmd* ]]; then start_slurmd "$name"; fi; done
+  say "waiting for nodes ${NODES[*]} to become idle"
+  if ! wait_for 60 nodes_ready; then
+    for node in "${NODES[@]}"; do
+      node_ready "$node" && continue
+      say "node $node is $(node_state "$node"): resuming it"
+      scontrol update nodename="$node" state=resume >/dev/null 2>&1 || true
+    done
+    if ! wait_for 30 nodes_ready; then
+      local logs=()
+      for name in "${DAEMONS[@]}"; do
+        if [[ $name == slurmd* ]] && ! node_ready "$(node_of "$name")"; then logs+=("$(log_of "$name")"); fi
+      done
+      die "nodes did not become idle: $(nodes_not_ready)" "${logs[@]}" "$LOGS/slurmctld.log"
+    fi
   fi
-  say "up in $SECONDS s: Slurm $(sinfo -V | awk '{print $2}'), cluster $CLUSTER, partition $PARTITION," \
-    "node $HOST $(sinfo -h -n "$HOST" -o '%c CPUs, %m MB, %G')," \
+  say "up in $SECONDS s: Slurm $(sinfo -V | awk '{print $2}'), cluster $CLUSTER," \
+    "partition $PARTITION: node $HOST $(sinfo -h -n "$HOST" -o '%c CPUs, %m MB, %G')," \
+    "partition $MULTI_PARTITION: nodes ${MULTI_NODES[*]} $(sinfo -h -n "${MULTI_NODES[0]}" -o '%c CPUs, %m MB, %G') each," \
     "MaxArraySize $(scontrol show config | awk '$1 == "MaxArraySize" {print $3}')"
 }
 

@@ -36,6 +36,8 @@ ALLOWED = {
 }
 #: The spec layer; ``provenance`` belongs to it: captured from the plan at submit, its commit check run by the job.
 _SPEC_MODULES = {"spec", "grid", "profiles", "plan", "command", "provenance"}
+#: The job layer: the wrapper, its environment, and the group of nodes of a multi-node run.
+_JOB_MODULES = {"job", "job_env", "node_group"}
 _TOP = {"cli", "cli_args", "__init__"}  # the command line and the package's Python API sit above every layer
 
 
@@ -49,6 +51,8 @@ def layer_of(module: str) -> str:
         return "spec"
     if head in _TOP:
         return "top"
+    if head in _JOB_MODULES:
+        return "job"
     return head
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hpc_sweep.command import TrainingCommand
-from hpc_sweep.job import apply_planned_env
+from hpc_sweep.job_env import apply_planned_env
 from hpc_sweep.plan import logs_to_wandb, make_plan, requests_from_manifest, wandb_env
 from hpc_sweep.profiles import load_profile, parse_profile
 from hpc_sweep.spec import SweepSpec
