@@ -69,6 +69,11 @@ def placement(argv: list[str]) -> Placement | None:
     return Placement(int(env.node), int(env.num_nodes), env.hostnames[0], port, job_id, restart)
 
 
+def node_name() -> str:
+    """This node's name as Slurm knows it (what squeue and sinfo show), else its host name."""
+    return os.environ.get("SLURMD_NODENAME") or socket.gethostname()
+
+
 def node_log(layout: SweepLayout, run_id: str, node: int) -> Path:
     """A follower's console log."""
     return layout.run_dir(run_id) / f"train.node{node}.log"
@@ -84,7 +89,7 @@ def write_report(
     """A follower's end: its exit code and failure (None: none), stamped with the job and restart it belongs to."""
     report = {
         "node": place.node,
-        "host": socket.gethostname(),
+        "host": node_name(),
         "job_id": place.job_id,
         "restart": place.restart,
         "exit_code": exit_code,
@@ -132,6 +137,6 @@ def leader_end(
     briefly when all went well."""
     ended = time.time()
     reports = follower_reports(layout, run_id, place, 5.0 if completed else _REPORT_WAIT_S)
-    leader = {"node": 0, "host": socket.gethostname(), "log": layout.store_path(layout.train_log(run_id))}
+    leader = {"node": 0, "host": node_name(), "log": layout.store_path(layout.train_log(run_id))}
     culprit = None if completed else first_failure(reports, ended)
     return [leader, *reports], culprit or reason

@@ -30,6 +30,7 @@ import copy
 import io
 import os
 import re
+import socket
 import sys
 import time
 from datetime import datetime
@@ -274,6 +275,11 @@ def train(argv: list[str] | None = None) -> int:
             print("[INFO] --distributed given but WORLD_SIZE<=1: training as a single process.", flush=True)
         elif str(agent_cfg["device"]).startswith("cuda"):
             agent_cfg["device"] = f"cuda:{local_rank}"
+        host = os.environ.get("SLURMD_NODENAME") or socket.gethostname()
+        print(
+            f"[INFO] distributed: rank {rank} (local rank {local_rank}) of world size {world_size} on {host}",
+            flush=True,
+        )
         # Like Isaac Lab, every rank gets its own seed so ranks collect different experience.
         agent_cfg["seed"] = int(agent_cfg["seed"]) + local_rank
     env_cfg["seed"] = agent_cfg["seed"]

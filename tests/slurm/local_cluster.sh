@@ -29,8 +29,8 @@ PACKAGES=(slurm-wlm slurmdbd munge mariadb-server)
 MULTI_PARTITION=multi
 MULTI_NODES=(mn1 mn2)   # each one slurmd on this host: daemon slurmd-NODE, started as slurmd -N NODE
 MULTI_PORTS=(6831 6832) # their SlurmdPort (the node of this host keeps the default, 6818)
-# start order; stop goes the other way. "slurmd" is this host's node; slurmd-NODE are the nodes of partition multi.
-DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd slurmd-mn1 slurmd-mn2)
+# start order; stop goes the other way. "slurmd" is this host's node; slurmd-mn1, slurmd-mn2 the nodes of multi.
+DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd "${MULTI_NODES[@]/#/slurmd-}")
 HOST=$(hostname -s)
 NODES=("$HOST" "${MULTI_NODES[@]}")
 SLURM_CONF_CHANGED=0
@@ -223,8 +223,14 @@ write_configs() {
   if [ -e "$CONF/slurm.conf" ] && ! grep -qF "$MARKER" "$CONF/slurm.conf"; then
     die "$CONF/slurm.conf exists and was not written by this script: refusing to replace a real Slurm config"
   fi
-  local node
+  local node i multi_nodes="" multi_gres="" multi_list
+  multi_list=$(IFS=,; echo "${MULTI_NODES[*]}")
   for node in "${NODES[@]}"; do mkdir -p "$STATE/d/$node"; done # SlurmdSpoolDir=$STATE/d/%n: one per slurmd
+  for i in "${!MULTI_NODES[@]}"; do # gpu2 is mn1's GPU, gpu3 mn2's
+    multi_nodes+="NodeName=${MULTI_NODES[$i]} NodeHostname=$HOST NodeAddr=127.0.0.1 Port=${MULTI_PORTS[$i]}"
+    multi_nodes+=" CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN"$'\n'
+    multi_gres+="NodeName=${MULTI_NODES[$i]} Name=gpu File=$STATE/gpu$((i + 2))"$'\n'
+  done
   mkdir -p "$STATE/ctld" "$RUN/started" "$LOGS" "$CONF"
   make_fake_gpus
 
@@ -277,18 +283,14 @@ SchedulerParameters=batch_sched_delay=0,sched_interval=1,sched_min_interval=1000
 SlurmdTimeout=60
 InactiveLimit=0
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
-NodeName=${MULTI_NODES[0]} NodeHostname=$HOST NodeAddr=127.0.0.1 Port=${MULTI_PORTS[0]} CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
-NodeName=${MULTI_NODES[1]} NodeHostname=$HOST NodeAddr=127.0.0.1 Port=${MULTI_PORTS[1]} CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
-PartitionName=$PARTITION Nodes=$HOST Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
-PartitionName=$MULTI_PARTITION Nodes=${MULTI_NODES[0]},${MULTI_NODES[1]} MaxNodes=2 MaxTime=INFINITE State=UP OverSubscribe=NO
+${multi_nodes}PartitionName=$PARTITION Nodes=$HOST Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+PartitionName=$MULTI_PARTITION Nodes=$multi_list MaxNodes=2 MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
 
   if put_config gres.conf 644 <<EOF; then SLURM_CONF_CHANGED=1; fi
 $MARKER: count-only GPUs (device files like /dev/null).
 NodeName=$HOST Name=gpu File=$STATE/gpu[0-1]
-NodeName=${MULTI_NODES[0]} Name=gpu File=$STATE/gpu2
-NodeName=${MULTI_NODES[1]} Name=gpu File=$STATE/gpu3
-EOF
+${multi_gres}EOF
 
   # Read by slurmdbd only; holds the database password: mode 600, owned by the SlurmUser (root).
   if put_config slurmdbd.conf 600 <<EOF; then DBD_CONF_CHANGED=1; fi
@@ -434,7 +436,8 @@ node_state() { # node_state NODE: its state, empty while it does not respond
 node_reason() { # node_reason NODE: state and reason, for messages
   local out
   out=$(sinfo -h -n "$1" -o '%T %E' 2>&1 || true)
-  echo "${out%%$'\n'*}"
+  out=${out%%$'\n'*}
+  echo "${out:-not in the running slurmctld's config: run start}"
 }
 
 node_ready() { # node_ready NODE
@@ -556,7 +559,8 @@ cmd_start() {
   fi
   say "up in $SECONDS s: Slurm $(sinfo -V | awk '{print $2}'), cluster $CLUSTER," \
     "partition $PARTITION: node $HOST $(sinfo -h -n "$HOST" -o '%c CPUs, %m MB, %G')," \
-    "partition $MULTI_PARTITION: nodes ${MULTI_NODES[*]} $(sinfo -h -n "${MULTI_NODES[0]}" -o '%c CPUs, %m MB, %G') each," \
+    "partition $MULTI_PARTITION: nodes ${MULTI_NODES[*]}," \
+    "each $(sinfo -h -n "${MULTI_NODES[0]}" -o '%c CPUs, %m MB, %G')," \
     "MaxArraySize $(scontrol show config | awk '$1 == "MaxArraySize" {print $3}')"
 }
 
