@@ -32,6 +32,7 @@ from typing import Any
 
 from rich.console import Console
 
+from hpc_sweep.errors import HpcSweepError
 from hpc_sweep.launch.base import launcher_for
 from hpc_sweep.layout import SweepLayout
 from hpc_sweep.manifest import Sweep, load_sweep, refresh_manifest
@@ -82,17 +83,25 @@ class Controller:
         self.curves = RunCurves(self.layout, self.config.metric, tune_dir(self.root) / "events")
         self._study: Any = None
         self._finisher = finish
+        self._resent: set[int] = set()
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> TuneState:
         """Pass after pass until the study is done; on Slurm it sleeps ``poll_s`` between passes."""
         while True:
-            for submission in self.step():
+            pending = self.step()
+            for submission in pending:
                 self.send(submission)
             if self.state.phase == "done":
                 return self.state
             if self.executor == "slurm":
                 time.sleep(self.config.poll_s)
+            elif not pending:  # here every run sent has ended: a pass that decides nothing can only repeat itself
+                stuck = [t.trial for t in self.state.trials if t.in_flight]
+                raise HpcSweepError(
+                    f"tune: the runs of {', '.join(map(trial_label, stuck)) or 'the confirmation'} did not end "
+                    f"(see hpc-sweep status {self.root}); restart with hpc-sweep tune --resume --output_dir {self.root}"
+                )
 
     def step(self) -> list[Submission]:
         """One pass of decisions (see the module docstring); returns the submissions not sent yet (new or left open
@@ -185,14 +194,13 @@ class Controller:
             return []
         known = {t.trial for t in self.state.trials}
         adopted = sorted((n, p) for n, p in running_trials(self.study).items() if n not in known)
-        planned = {run.get("group"): run["run_id"] for run in sweep.runs}
         index = next_index(sweep.manifest)
         new_runs, new_trials = [], []
         for _ in range(room):
             number, params = adopted.pop(0) if adopted else ask(self.study, self.space)
             label = trial_label(number)
             existing = [run["run_id"] for run in sweep.runs if run.get("group") == label]
-            if label in planned and existing:  # its runs were planned before a crash
+            if existing:  # its runs were planned before a crash
                 new_trials.append(Trial(number, params, existing))
                 continue
             runs = trial_runs(self.spec, self.space, number, params, self.spec.seeds, index)
@@ -270,8 +278,9 @@ class Controller:
     # ------------------------------------------------------------------ sending
     def _lost(self, submission: Submission, records: dict[str, dict[str, Any]], ended: set[str]) -> bool:
         """A local submission sent before a crash whose runs did not all end: send it again (they resume)."""
-        if self.executor == "slurm" or submission.job_ids is None:
+        if self.executor == "slurm" or submission.job_ids is None or submission.id in self._resent:
             return False
+        self._resent.add(submission.id)  # once per controller: a run that cannot end must not loop it forever
         return any(
             run_id in records and run_outcome(records[run_id], submission.budget, ended) is None
             for run_id in submission.runs

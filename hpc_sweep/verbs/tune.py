@@ -242,8 +242,12 @@ def _describe(
     )
     from hpc_sweep.command import build_command
 
-    command = build_command(example[0], profile, sweep_dir, sys.executable)
-    console.print(f"  one run's command (trial000): {shlex.join(command.argv)}", highlight=False, markup=False)
+    command = build_command(replace(example[0], max_iterations=config.rungs[0]), profile, sweep_dir, sys.executable)
+    console.print(
+        f"  a run's command at rung 0 (trial000; a promotion resumes it for the rest): {shlex.join(command.argv)}",
+        highlight=False,
+        markup=False,
+    )
 
 
 def _record_provenance(
