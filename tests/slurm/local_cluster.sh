@@ -229,7 +229,7 @@ write_configs() {
   for i in "${!MULTI_NODES[@]}"; do # gpu2 is mn1's GPU, gpu3 mn2's
     multi_nodes+="NodeName=${MULTI_NODES[$i]} NodeHostname=$HOST NodeAddr=127.0.0.1 Port=${MULTI_PORTS[$i]}"
     multi_nodes+=" CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN"$'\n'
-    multi_gres+="NodeName=${MULTI_NODES[$i]} Name=gpu File=$STATE/gpu$((i + 2))"$'\n'
+    multi_gres+=$'\n'"NodeName=${MULTI_NODES[$i]} Name=gpu File=$STATE/gpu$((i + 2))"
   done
   mkdir -p "$STATE/ctld" "$RUN/started" "$LOGS" "$CONF"
   make_fake_gpus
@@ -289,8 +289,8 @@ EOF
 
   if put_config gres.conf 644 <<EOF; then SLURM_CONF_CHANGED=1; fi
 $MARKER: count-only GPUs (device files like /dev/null).
-NodeName=$HOST Name=gpu File=$STATE/gpu[0-1]
-${multi_gres}EOF
+NodeName=$HOST Name=gpu File=$STATE/gpu[0-1]${multi_gres}
+EOF
 
   # Read by slurmdbd only; holds the database password: mode 600, owned by the SlurmUser (root).
   if put_config slurmdbd.conf 600 <<EOF; then DBD_CONF_CHANGED=1; fi

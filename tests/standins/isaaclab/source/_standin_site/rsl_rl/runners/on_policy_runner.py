@@ -11,6 +11,9 @@ Rules reproduced from the real runner:
 * ``save`` stores ``{"model_state_dict", "optimizer_state_dict", "iter", "infos"}``; ``load`` restores the policy and
   sets ``current_learning_iteration = loaded["iter"]``.
 * the ``logger`` config key picks the writer; only ``tensorboard`` is provided here (``wandb``/``neptune`` raise).
+* multi-GPU / multi-node (``_configure_multi_gpu``): ``WORLD_SIZE > 1`` makes the run distributed, with
+  ``RANK``/``LOCAL_RANK`` from ``torch.distributed.run``; ``disable_logs = is_distributed and gpu_global_rank != 0``,
+  so only global rank 0 opens the writer, prints the console blocks and saves checkpoints.
 
 Stand-in differences: checkpoints are small JSON files (``torch.save`` writes a zip), the TensorBoard writer is
 tensorboard's own ``EventFileWriter`` (what ``torch.utils.tensorboard.SummaryWriter`` wraps, without importing
@@ -58,6 +61,10 @@ class OnPolicyRunner:
         self.tot_timesteps = 0
         self.tot_time = 0.0
         self.current_learning_iteration = 0
+        self.gpu_world_size = int(os.getenv("WORLD_SIZE", "1"))
+        self.is_distributed = self.gpu_world_size > 1
+        self.gpu_global_rank = int(os.getenv("RANK", "0")) if self.is_distributed else 0
+        self.disable_logs = self.is_distributed and self.gpu_global_rank != 0
         self.git_status_repos = [__file__]
         self.run_key = "__".join(
             [str(train_cfg.get("experiment_name")), str(train_cfg.get("run_name")), f"seed{train_cfg['seed']}"]
@@ -69,7 +76,7 @@ class OnPolicyRunner:
 
     def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False) -> None:
         """Run ``num_learning_iterations`` iterations from ``current_learning_iteration``."""
-        if self.log_dir is not None and self.writer is None:
+        if self.log_dir is not None and self.writer is None and not self.disable_logs:
             logger_type = str(self.cfg.get("logger", "tensorboard")).lower()
             if logger_type != "tensorboard":
                 raise ValueError(f"Logger type {logger_type!r} is not provided by the stand-in; use 'tensorboard'.")
@@ -88,13 +95,13 @@ class OnPolicyRunner:
             loss_dict = _losses(self.policy, it)
             learn_time = max(time.time() - start - collection_time, 1e-6)
             self.current_learning_iteration = it
-            if self.log_dir is not None:
+            if self.log_dir is not None and not self.disable_logs:
                 self.log(
                     it, start_iter, tot_iter, num_learning_iterations, rollout, loss_dict, collection_time, learn_time
                 )
                 if it % self.save_interval == 0:
                     self.save(os.path.join(self.log_dir, f"model_{it}.pt"))
-        if self.log_dir is not None:
+        if self.log_dir is not None and not self.disable_logs:
             self.save(os.path.join(self.log_dir, f"model_{self.current_learning_iteration}.pt"))
         if self.writer is not None:
             self.writer.close()
