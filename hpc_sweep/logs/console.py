@@ -25,6 +25,10 @@ TRACEBACK = "Traceback (most recent call last):"
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)\b(?::.*)?$")
 CUDA_OOM = re.compile(r"CUDA out of memory|torch\.(?:cuda\.)?OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED")
 #: The job wrapper's first line of each attempt in ``train.log`` (see :mod:`hpc_sweep.job`).
+#: ``torch.distributed.run``'s prefix on its workers' lines (``[rank1]: RuntimeError: ...``).
+RANK_PREFIX = re.compile(r"^\[(?:default)?rank\d+\]:\s?")
+#: What ``torch.distributed.run`` raises itself when a worker failed: the worker's own exception is the cause.
+_CHILD_FAILED = "ChildFailedError"
 ATTEMPT_HEADER = re.compile(r"^=== hpc_sweep run \S+ attempt (\d+)\b")
 _HEADER_MARK = b"=== hpc_sweep run "
 _BLOCK = 1 << 16
@@ -68,10 +72,14 @@ class LogScan:
             self.log_root = match.group(1)
         elif match := EXACT_NAME.search(line):
             self.exact_name = match.group(1)
-        elif TRACEBACK in line:
+        elif TRACEBACK in (bare := RANK_PREFIX.sub("", line)):
             self.traceback = True
-        elif self.traceback and (match := EXCEPTION_LINE.match(line.strip())):
-            self.exception = line.strip()
+        elif (
+            self.traceback
+            and EXCEPTION_LINE.match(bare.strip())
+            and not (self.exception and _CHILD_FAILED in bare)  # the worker's exception is the cause, not the wrapper's
+        ):
+            self.exception = bare.strip()
         if CUDA_OOM.search(line):
             self.cuda_oom = True
 

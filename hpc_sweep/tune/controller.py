@@ -42,7 +42,7 @@ from hpc_sweep.runstate import RunState, parse_state
 from hpc_sweep.spec import SweepSpec
 from hpc_sweep.tune.observe import RunCurves, ended_jobs, run_outcome
 from hpc_sweep.tune.promotion import RungOutcome, promotions, seed_score, trial_score
-from hpc_sweep.tune.runs import add_runs, budget_requests, next_index, trial_label, trial_runs
+from hpc_sweep.tune.runs import add_runs, budget_requests, next_index, submission_name, trial_label, trial_runs
 from hpc_sweep.tune.space import SearchSpace, parse_space
 from hpc_sweep.tune.state import (
     Submission,
@@ -59,7 +59,6 @@ from hpc_sweep.tune.state import (
 #: Fault injection for the restart tests: ``<point>:<submission id>`` makes the controller die (``os._exit``) at that
 #: point of that submission: ``before_send`` (recorded, not sent) or ``after_send`` (sent, ids not recorded).
 FAULT_ENV = "HPC_SWEEP_TUNE_FAULT"
-_NAME_MAX = 120
 #: What ends a study once its confirmation runs ended: ``(root, config, state, ranking, console) -> result``
 #: (``hpc-sweep tune`` collects the study and compares the confirmed trials; see :mod:`hpc_sweep.verbs.tune`).
 Finisher = Callable[[Path, TuneConfig, TuneState, list[Trial], Console], dict[str, Any]]
@@ -269,8 +268,8 @@ class Controller:
 
     def _new_submission(self, budget: int, runs: list[str], purpose: str) -> Submission:
         number = len(self.state.submissions)
-        base = str(self.spec.common_folder or "hpc_sweep")[:_NAME_MAX]
-        submission = Submission(number, f"{base}.s{number:03d}", budget, runs, purpose, now_iso())
+        name = submission_name(self.spec.common_folder, self.root, number)
+        submission = Submission(number, name, budget, runs, purpose, now_iso())
         self.state.submissions.append(submission)
         self.console.print(f"tune: {purpose} ({len(runs)} runs to {budget} iterations)", highlight=False)
         return submission

@@ -12,6 +12,7 @@ request alone (:func:`budget_requests`), and a later one for more resumes the ru
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +28,13 @@ from hpc_sweep.records import read_json_file, sweep_lock
 from hpc_sweep.runstate import RunState
 from hpc_sweep.spec import RunSpec, SweepSpec, expand_runs
 from hpc_sweep.tune.space import SearchSpace
+
+
+def submission_name(common_folder: str, sweep_dir: Path, number: int) -> str:
+    """A submission's Slurm job name, unique to its study (a restarted controller looks its jobs up by it):
+    ``<common_folder>.<6 hex digits of the study dir>.s<number>``."""
+    digest = hashlib.sha256(str(Path(sweep_dir).resolve()).encode()).hexdigest()[:6]
+    return f"{(common_folder or 'hpc_sweep')[:100]}.{digest}.s{number:03d}"
 
 
 def trial_label(trial: int, stage: str = "trial") -> str:

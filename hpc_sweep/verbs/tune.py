@@ -83,7 +83,7 @@ def tune(spec: SweepSpec, options: SubmitOptions, request: TuneRequest, console:
     profile = load_profile(options.profile or default_profile_name(spec.task))
     profile = profile.with_overrides(options.launcher, options.train_script, options.workdir)
     launcher, python = _launcher(spec, profile, options)
-    from hpc_sweep.tune.runs import new_study_manifest, trial_runs
+    from hpc_sweep.tune.runs import new_study_manifest, submission_name, trial_runs
     from hpc_sweep.tune.sampler import make_sampler
 
     sampler = make_sampler(config.sampler, config.sampler_seed, space)  # checks the sampler against the space
@@ -111,7 +111,7 @@ def tune(spec: SweepSpec, options: SubmitOptions, request: TuneRequest, console:
     manifest = new_study_manifest(spec, profile, layout.root, options.executor, recorded, runs, python)
     write_new_manifest(layout, manifest)
     state = TuneState(trials=trials)
-    name = f"{spec.common_folder}.s000"
+    name = submission_name(spec.common_folder, layout.root, 0)
     state.submissions.append(Submission(0, name, config.rungs[0], [r.run_id for r in runs], _first(trials), now_iso()))
     write_state(layout.root, state)
     _record_provenance(spec, profile, options, layout, runs, manifest, python, console)

@@ -60,6 +60,8 @@ launch() { # launch NAME COMMAND...: start a self-daemonizing daemon; what it pr
 
 # --- pids: a pid counts only while /proc says it is still that daemon (a reused pid is not ours) -----------------
 
+is_slurmd() { [ "$1" = slurmd ] || [[ $1 == slurmd-* ]]; } # a node daemon (not slurmdbd)
+
 node_of() { # node_of NAME: the node a slurmd daemon acts as (slurmd: this host's; slurmd-NODE: NODE)
   case $1 in
     slurmd) echo "$HOST" ;;
@@ -437,7 +439,7 @@ node_reason() { # node_reason NODE: state and reason, for messages
   local out
   out=$(sinfo -h -n "$1" -o '%T %E' 2>&1 || true)
   out=${out%%$'\n'*}
-  echo "${out:-not in the running slurmctld's config: run start}"
+  echo "${out:-unknown to the running slurmctld: run start}"
 }
 
 node_ready() { # node_ready NODE
@@ -534,14 +536,14 @@ cmd_start() {
   local name node
   if [ "$DBD_CONF_CHANGED" -eq 1 ]; then restart_if_ours slurmdbd; fi
   if [ "$SLURM_CONF_CHANGED" -eq 1 ]; then
-    for name in "${DAEMONS[@]}"; do if [[ $name == slurmd* ]]; then restart_if_ours "$name"; fi; done
+    for name in "${DAEMONS[@]}"; do if is_slurmd "$name"; then restart_if_ours "$name"; fi; done
     restart_if_ours slurmctld
   fi
   start_munged
   start_mariadbd
   start_slurmdbd
   start_slurmctld
-  for name in "${DAEMONS[@]}"; do if [[ $name == slurmd* ]]; then start_slurmd "$name"; fi; done
+  for name in "${DAEMONS[@]}"; do if is_slurmd "$name"; then start_slurmd "$name"; fi; done
   say "waiting for nodes ${NODES[*]} to become idle"
   if ! wait_for 60 nodes_ready; then
     for node in "${NODES[@]}"; do
@@ -552,7 +554,7 @@ cmd_start() {
     if ! wait_for 30 nodes_ready; then
       local logs=()
       for name in "${DAEMONS[@]}"; do
-        if [[ $name == slurmd* ]] && ! node_ready "$(node_of "$name")"; then logs+=("$(log_of "$name")"); fi
+        if is_slurmd "$name" && ! node_ready "$(node_of "$name")"; then logs+=("$(log_of "$name")"); fi
       done
       die "nodes did not become idle: $(nodes_not_ready)" "${logs[@]}" "$LOGS/slurmctld.log"
     fi

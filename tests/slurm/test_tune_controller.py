@@ -64,8 +64,11 @@ def test_a_controller_killed_after_sending_a_promotion_restarts_without_repeatin
     state = _state(study)
     promotion = state["submissions"][1]
     assert promotion["job_ids"] and len(state["submissions"]) == 2  # adopted, not decided again
+    since = promotion["created"][:19]  # the name is unique to this study; older studies' jobs are not counted
     named = subprocess.run(
-        ["sacct", "-n", "-P", "-X", "--name", promotion["name"], "-o", "JobID"], capture_output=True, text=True
+        ["sacct", "-n", "-P", "-X", "--name", promotion["name"], "-S", since, "-o", "JobID"],
+        capture_output=True,
+        text=True,
     ).stdout.split()
     assert len({job.split("_")[0] for job in named}) == 1, named  # one array for the promotion, never two
     (top,) = [t for t in state["trials"] if t["rung"] == 1]

@@ -229,3 +229,28 @@ def test_a_fresh_restart_replaces_the_whole_curve(tmp_path: Path) -> None:
     log = tmp_path / "train.log"
     log.write_text(_header(1) + _iterations(0, 14, 30) + _header(2) + _iterations(0, 5, 30, reward=50.0))
     assert parse_console_metrics(log)["Train/mean_reward"] == [(it, 50.0 + it) for it in range(6)]
+
+
+def test_a_worker_exception_under_torch_distributed_run_is_the_reason_not_the_wrappers() -> None:
+    """torch.distributed.run prefixes its workers' lines with [rankN]: and ends with its own ChildFailedError."""
+    scan = LogScan()
+    for line in [
+        "[rank1]: Traceback (most recent call last):",
+        '[rank1]:   File "train.py", line 3, in <module>',
+        "[rank1]: RuntimeError: injected failure on rank 1 at iteration 5",
+        "E1203 12:00:00.000 1 torch/distributed/elastic/multiprocessing/api.py:874] failed (exitcode: 1)",
+        "Traceback (most recent call last):",
+        '  File "torch/distributed/run.py", line 9, in <module>',
+        "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ",
+    ]:
+        scan.feed(line + "\n")
+    assert scan.failure_reason() == "Python exception: RuntimeError: injected failure on rank 1 at iteration 5"
+    alone = LogScan()
+    for line in [
+        "Traceback (most recent call last):",
+        "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:",
+    ]:
+        alone.feed(line + "\n")
+    assert (
+        alone.failure_reason() == "Python exception: torch.distributed.elastic.multiprocessing.errors.ChildFailedError:"
+    )
