@@ -20,7 +20,8 @@ SPACE = "agent.algorithm.learning_rate=loguniform(1e-4,1e-2)"
 def _study(tmp_path: Path) -> Path:
     study = tmp_path / "study"
     result = run_cli(
-        "tune", "--executor", "local", "--seeds", "1", "2", "--trials", "4", "--rungs", "12,36", "--eta", "2",
+        "tune", "--executor", "local", "--max_parallel", "2", "--seeds", "1", "2", "--trials", "4",
+        "--rungs", "12,36", "--eta", "2",
         "--num_envs", "64", "--confirm", "1", "--confirm_seeds", "7", "8", "--sampler", "random", "--sampler_seed",
         "3", "--output_dir", str(study), "--additional_args", "agent.save_interval=5", SPACE,
     )  # fmt: skip
