@@ -29,8 +29,8 @@ def _wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-
         time.sleep(1)
 
 
-def _ended(sweep: Path) -> bool:
-    return _record(sweep).get("state") in {"completed", "failed", "cancelled"}
+def _ended(sweep: Path, run_id: str = "0000") -> bool:
+    return _record(sweep, run_id).get("state") in {"completed", "failed", "cancelled"}
 
 
 @pytest.fixture(autouse=True)
@@ -39,23 +39,27 @@ def _multi_partition() -> None:
     assert out and int(out[0]) == 2, "the test cluster has no two-node partition 'multi' (local_cluster.sh start)"
 
 
-def test_a_two_node_run_trains_one_policy_over_both_nodes(tmp_path: Path) -> None:
+def test_an_array_of_two_node_runs_trains_each_policy_over_both_nodes(tmp_path: Path) -> None:
     sweep = tmp_path / "two_nodes"
-    result = run_cli("submit", *MULTI, "--seeds", "3", "--max_iterations", "30", "--output_dir", str(sweep))
+    result = run_cli("submit", *MULTI, "--seeds", "3", "6", "--max_iterations", "30", "--output_dir", str(sweep))
     assert result.returncode == 0, result.stdout + result.stderr
-    _wait_for(lambda: _ended(sweep), 300, f"the 2-node run did not end: {_record(sweep)}")
-    record = _record(sweep)
-    assert record["state"] == "completed", record
-    assert [node["host"] for node in record["nodes"]] == ["mn1", "mn2"]
-    leader = (sweep / "runs" / "0000" / "train.log").read_text()
-    follower = (sweep / "runs" / "0000" / "train.node1.log").read_text()
-    assert "rank 0 (local rank 0) of world size 2 on mn1" in leader
-    assert "rank 1 (local rank 0) of world size 2 on mn2" in follower
-    assert "Learning iteration 29/30" in leader and "Learning iteration" not in follower  # rank 0 logs
+    manifest = json.loads((sweep / "sweep.json").read_text())
+    assert len({run["job_id"].split("_")[0] for run in manifest["runs"]}) == 1  # one array, a task per run
+    _wait_for(lambda: _ended(sweep) and _ended(sweep, "0001"), 300, f"the runs did not end: {_record(sweep)}")
+    for run_id in ("0000", "0001"):
+        record = _record(sweep, run_id)
+        assert record["state"] == "completed", record
+        assert [node["host"] for node in record["nodes"]] == ["mn1", "mn2"]
+        leader = (sweep / "runs" / run_id / "train.log").read_text()
+        follower = (sweep / "runs" / run_id / "train.node1.log").read_text()
+        assert "rank 0 (local rank 0) of world size 2 on mn1" in leader
+        assert "rank 1 (local rank 0) of world size 2 on mn2" in follower
+        assert "Learning iteration 29/30" in leader and "Learning iteration" not in follower  # rank 0 logs
     collected = run_cli("collect", str(sweep))
     assert collected.returncode == 0, collected.stderr
-    (experiment,) = json.loads((sweep / "training_results.json").read_text())["experiments"]
-    assert experiment["status"] == "completed" and experiment["training_iterations"] == 30
+    experiments = json.loads((sweep / "training_results.json").read_text())["experiments"]
+    assert len(experiments) == 2  # one run each, not one per node
+    assert all(e["status"] == "completed" and e["training_iterations"] == 30 for e in experiments)
 
 
 def test_a_failure_on_the_second_node_only_fails_the_run_naming_that_node(tmp_path: Path) -> None:
