@@ -100,3 +100,11 @@ def test_a_two_node_run_past_its_time_limit_is_requeued_and_resumes_as_one_group
     (run,) = collect(sweep).runs
     steps, _ = run.metric("mean_reward")
     assert steps.tolist() == list(range(iterations))  # every iteration once in the stitched curve
+
+
+def test_more_nodes_than_the_partition_has_is_refused_before_anything_exists(tmp_path: Path) -> None:
+    sweep = tmp_path / "too_many"
+    result = run_cli("submit", *MULTI, "--nodes", "3", "--seeds", "1", "--output_dir", str(sweep))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "partition multi has 2 node(s)" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not sweep.exists()
