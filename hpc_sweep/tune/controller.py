@@ -42,7 +42,15 @@ from hpc_sweep.runstate import RunState, parse_state
 from hpc_sweep.spec import SweepSpec
 from hpc_sweep.tune.observe import RunCurves, ended_jobs, run_outcome
 from hpc_sweep.tune.promotion import RungOutcome, promotions, seed_score, trial_score
-from hpc_sweep.tune.runs import add_runs, budget_requests, next_index, submission_name, trial_label, trial_runs
+from hpc_sweep.tune.runs import (
+    add_runs,
+    budget_requests,
+    next_index,
+    submission_name,
+    trial_label,
+    trial_runs,
+    trials_span,
+)
 from hpc_sweep.tune.space import SearchSpace, parse_space
 from hpc_sweep.tune.state import (
     Submission,
@@ -210,7 +218,7 @@ class Controller:
             add_runs(self.layout, new_runs, self.profile, self.python)
         self.state.trials += new_trials
         numbers = [t.trial for t in new_trials]
-        purpose = f"rung 0: {_span(numbers)}"
+        purpose = f"rung 0: {trials_span(numbers)}"
         return [self._new_submission(self.config.rungs[0], [r for t in new_trials for r in t.runs], purpose)]
 
     def _search_over(self) -> bool:
@@ -359,14 +367,6 @@ def _spec_of(sweep: Sweep) -> SweepSpec:
     data["additional_args"] = tuple(data.get("additional_args", ()))
     data["grid"] = ()
     return SweepSpec(**data)
-
-
-def _span(numbers: list[int]) -> str:
-    if not numbers:
-        return "no trials"
-    if len(numbers) == 1:
-        return trial_label(numbers[0])
-    return f"{trial_label(numbers[0])}–{trial_label(numbers[-1])}"
 
 
 def _fault(point: str, submission: int) -> None:

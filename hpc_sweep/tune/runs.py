@@ -70,6 +70,15 @@ def trial_runs(
     ]
 
 
+def trials_span(numbers: Sequence[int]) -> str:
+    """Trials as a submission's purpose names them: ``trial003`` or ``trial000–trial026``."""
+    if not numbers:
+        return "no trials"
+    if len(numbers) == 1:
+        return trial_label(numbers[0])
+    return f"{trial_label(numbers[0])}–{trial_label(numbers[-1])}"
+
+
 def new_study_manifest(
     spec: SweepSpec, profile: Profile, sweep_dir: Path, executor: str, options: dict[str, Any], runs: list[RunSpec],
     python: str | None,

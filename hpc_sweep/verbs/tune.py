@@ -83,7 +83,7 @@ def tune(spec: SweepSpec, options: SubmitOptions, request: TuneRequest, console:
     profile = load_profile(options.profile or default_profile_name(spec.task))
     profile = profile.with_overrides(options.launcher, options.train_script, options.workdir)
     launcher, python = _launcher(spec, profile, options)
-    from hpc_sweep.tune.runs import new_study_manifest, submission_name, trial_runs
+    from hpc_sweep.tune.runs import new_study_manifest, submission_name, trial_runs, trials_span
     from hpc_sweep.tune.sampler import make_sampler
 
     sampler = make_sampler(config.sampler, config.sampler_seed, space)  # checks the sampler against the space
@@ -100,7 +100,7 @@ def tune(spec: SweepSpec, options: SubmitOptions, request: TuneRequest, console:
     write_config(layout.root, config)
     from hpc_sweep.tune.sampler import ask, open_study
 
-    study = open_study(_journal(layout), spec.common_folder, config.direction, sampler)
+    study = open_study(journal_path(layout.root), spec.common_folder, config.direction, sampler)
     first = min(config.concurrent_trials or config.trials, config.trials)
     trials, runs = [], []
     for _ in range(first):
@@ -112,7 +112,16 @@ def tune(spec: SweepSpec, options: SubmitOptions, request: TuneRequest, console:
     write_new_manifest(layout, manifest)
     state = TuneState(trials=trials)
     name = submission_name(spec.common_folder, layout.root, 0)
-    state.submissions.append(Submission(0, name, config.rungs[0], [r.run_id for r in runs], _first(trials), now_iso()))
+    state.submissions.append(
+        Submission(
+            0,
+            name,
+            config.rungs[0],
+            [r.run_id for r in runs],
+            f"rung 0: {trials_span([t.trial for t in trials])}",
+            now_iso(),
+        )
+    )
     write_state(layout.root, state)
     _record_provenance(spec, profile, options, layout, runs, manifest, python, console)
     console.print(
@@ -204,19 +213,6 @@ def _example_params(space: SearchSpace) -> dict[str, Any]:
         else:
             params[dim.key] = float(dim.low or 0.0)
     return params
-
-
-def _first(trials: list[Trial]) -> str:
-    numbers = [t.trial for t in trials]
-    return (
-        f"rung 0: trial{numbers[0]:03d}–trial{numbers[-1]:03d}"
-        if len(numbers) > 1
-        else f"rung 0: trial{numbers[0]:03d}"
-    )
-
-
-def _journal(layout: SweepLayout) -> Path:
-    return journal_path(layout.root)
 
 
 def _describe(
