@@ -31,6 +31,10 @@ from hpc_sweep.analyse.curves import STD_BAND, CurveBand, mean_std_curve
 DEFAULT_MAX_POINTS = 1000
 """Bins per digest, at most about this many: more than a panel has pixel columns, small enough for 1000s of runs."""
 
+FIGURE_BINS = 300
+"""Bins across a figure's curve panel (about 550 pixels wide; each bin's line passes through its min and max): the
+figure draws no finer, so the digests a collect keeps for it need no more."""
+
 _FIELDS = ("bin", "count", "mean", "low", "high", "low_step", "high_step")
 
 

@@ -44,7 +44,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from hpc_sweep.analyse.curves import MIN_BAND_RUNS, STD_BAND, require_runs
-from hpc_sweep.analyse.digest import CurveDigest, DigestStack, bin_width_for
+from hpc_sweep.analyse.digest import FIGURE_BINS, CurveDigest, DigestStack, bin_width_for
 from hpc_sweep.analyse.run_summary import FinalScores, RunSummary, final_scores
 from hpc_sweep.atomic import write_bytes_atomic
 
@@ -64,9 +64,8 @@ _WHEN_PRESENT = [
 _MAX_LABELLED_BARS = 24
 #: Above this many runs, the final-score panel is a strip plot per group instead of one bar per run.
 _MAX_BARS = 60
-#: Bins across a curve panel (its band, and its run lines while few runs share it): a panel is about 550 pixels wide,
-#: and each bin's line passes through its min and max.
-_LINE_BINS = 300
+#: Bins across a curve panel (its band, and its run lines while few runs share it).
+_LINE_BINS = FIGURE_BINS
 #: Above this many runs in a panel, each run's line goes through its bin means on fewer bins (see
 #: :func:`~hpc_sweep.analyse.digest.polylines`): about :data:`_PANEL_POINTS` points in all, at least
 #: :data:`_MIN_LINE_BINS` per run. Drawing time grows with the points (about 1 s per million), and a thousand overlaid
@@ -111,7 +110,7 @@ def figure_key(fig: Figure, title: str, handles: list[Artist]) -> None:
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
     """The figure as PNG bytes; the figure is closed."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})  # about 3x faster than 6, 5% larger
     plt.close(fig)
     return buffer.getvalue()
 

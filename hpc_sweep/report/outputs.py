@@ -7,8 +7,8 @@ the runs' summaries. With ``--csv``, ``metrics.csv`` is written from ``metrics.p
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,10 @@ from hpc_sweep.analyse.cost import total_cost
 from hpc_sweep.analyse.results import group_results
 from hpc_sweep.analyse.run_summary import RunSummary
 from hpc_sweep.atomic import write_bytes_atomic
+from hpc_sweep.report.drawing import FigureProcess
 from hpc_sweep.report.json_results import document_head, sweep_metadata, write_training_results
 from hpc_sweep.report.metrics_table import part_name, sync_parts, write_csv
-from hpc_sweep.report.run_products import ProductCache, load_curves, stat_key
+from hpc_sweep.report.run_products import ProductCache, stat_key
 from hpc_sweep.report.tables import write_tables
 
 
@@ -36,40 +37,43 @@ class Written:
 
 
 def write_results(
-    out: Path, root: Path, produced: list[tuple[str, RunSummary]], keys: list[str], cache: ProductCache, csv: bool
+    out: Path,
+    root: Path,
+    produced: list[tuple[str, RunSummary]],
+    keys: list[str],
+    cache: ProductCache,
+    csv: bool,
+    drawer: FigureProcess | None = None,
 ) -> Written:
     """Write every result file of the runs ``produced`` (key, summary) into ``out``; ``root``: what was collected.
 
     When no run's outputs changed since the last collect into ``out`` and the files written then are untouched,
     nothing is rewritten (:func:`_unchanged`): a second collect of a finished sweep costs only the check. The figure
-    is drawn in a second process while this one writes the tables and ``training_results.json`` (both take seconds
-    for a thousand runs, and neither needs the other).
+    is drawn in a second process (``drawer``, started early by the collect; one is started here when not given) while
+    this one writes the tables and ``training_results.json`` (both take seconds for a thousand runs, and neither needs
+    the other).
     """
-    records = [summary.record for _, summary in produced]
-    groups = [row.to_dict() for row in group_results(records)]
-    warnings = [warning for _, summary in produced for warning in summary.warnings]
-    results = {"experiments": records, "groups": groups, "warnings": warnings, "cost": total_cost(records)}
     stamp = _stamp(out, root, produced, keys, cache, csv)
     previous = _unchanged(cache, stamp)
     if previous is not None:
-        return Written(previous, results, fresh=False)
-    figure = out / "training_analysis.png"
-    with ProcessPoolExecutor(max_workers=1) as drawer:
-        drawing = drawer.submit(_draw, produced, cache, figure, Path(root))
+        return Written(previous, _results(produced), fresh=False)
+    with contextlib.ExitStack() as stack:
+        if drawer is None:
+            drawer = stack.enter_context(FigureProcess(cache))
+        drawer.draw(produced, out / "training_analysis.png", Path(root))  # first: the figure takes longest
+        results = _results(produced)
         paths = _write_files(out, root, produced, keys, cache, csv, results)
-        paths.append(drawing.result())
+        paths.append(drawer.result())
     _remember(cache, stamp, paths)
     return Written(paths, results)
 
 
-def _draw(produced: list[tuple[str, RunSummary]], cache: ProductCache, path: Path, root: Path) -> Path:
-    """``training_analysis.png`` from the runs' summaries and their stored curve digests."""
-    from hpc_sweep.report.figures import plot_training_analysis, training_analysis_title  # matplotlib: on use
-
-    for key, summary in produced:
-        summary.curves = summary.curves or load_curves(cache, key, summary.metrics)
-    title = training_analysis_title(len(produced), root)
-    return plot_training_analysis([summary for _, summary in produced], path, title)
+def _results(produced: list[tuple[str, RunSummary]]) -> dict[str, Any]:
+    """The slim results: records without per-point lists, group rows, warnings and the sweep's cost."""
+    records = [summary.record for _, summary in produced]
+    groups = [row.to_dict() for row in group_results(records)]
+    warnings = [warning for _, summary in produced for warning in summary.warnings]
+    return {"experiments": records, "groups": groups, "warnings": warnings, "cost": total_cost(records)}
 
 
 def _write_files(

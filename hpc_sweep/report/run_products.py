@@ -1,8 +1,9 @@
 """One run's outputs, made once and kept: its part of ``metrics.parquet``, its ``training_results.json`` record and
 its :class:`~hpc_sweep.analyse.run_summary.RunSummary`.
 
-``collect`` streams runs through :func:`produce` (in worker processes): a run is read, its outputs are written to
-the collect cache and only its small summary goes back, so memory holds one run's points at a time. A run's outputs
+``collect`` streams runs through :func:`produce_all`: a run whose outputs are cached is looked up, any other is read
+by :func:`produce` in a worker process, its outputs written to the collect cache and only its small summary sent
+back, so memory holds one run's points at a time. A run's outputs
 are remade only when its inputs changed: its :func:`fingerprint` covers what it is (id, seed, group, grid point,
 state and reason, what discovery noticed) and every file it is read from (event files, params, summaries, console
 logs: path, size, mtime, inode). When they did change, its event files are read through the
@@ -20,14 +21,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 
-from hpc_sweep.analyse.digest import CurveDigest, digest_curve
+from hpc_sweep.analyse.digest import FIGURE_BINS, CurveDigest, digest_curve
 from hpc_sweep.analyse.env_steps import steps_per_iteration
 from hpc_sweep.analyse.results import RESULT_METRIC, counts_in_statistics, experiment_record
 from hpc_sweep.analyse.run_summary import RunSummary
@@ -35,16 +38,20 @@ from hpc_sweep.atomic import write_bytes_atomic
 from hpc_sweep.collect.discover import RunSource
 from hpc_sweep.collect.event_cache import EventCache
 from hpc_sweep.collect.metrics import RESULT_METRICS
-from hpc_sweep.collect.results import RunData, read_run
+from hpc_sweep.collect.results import RunData, map_runs, read_run
 from hpc_sweep.report.metrics_table import run_table, write_run_file
 from hpc_sweep.runstate import RunState
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 CACHE_DIR = ".hpc_sweep_cache"
 #: Bumped whenever what a run's outputs hold changes, so that older cached outputs are remade.
-PRODUCT_VERSION = 4
+PRODUCT_VERSION = 5
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
-#: Bins of a run's curve digests: the figure draws at most ~300 per panel, so 512 keep every min and max it shows.
-DIGEST_POINTS = 512
+#: Bins of a run's curve digests: as many as the figure draws across a panel (a run's digest then has the bins of the
+#: panel's band whenever it spans the panel, so the figure needs no rebinning), and no more.
+DIGEST_POINTS = FIGURE_BINS
 _LISTS = ("_progression", "_steps")
 
 
@@ -111,13 +118,38 @@ def fingerprint(source: RunSource, keys: list[str]) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+def cached(source: RunSource, keys: list[str], cache: ProductCache) -> tuple[str, RunSummary | None]:
+    """A run's key, and its summary when the cache holds its outputs for its inputs as they are now (else None)."""
+    key = run_key(source)
+    return key, _load(cache, key, fingerprint(source, keys))
+
+
+def produce_all(
+    sources: list[RunSource],
+    keys: list[str],
+    cache: ProductCache,
+    console: Console | None = None,
+    on_cached: Callable[[list[tuple[str, RunSummary]]], None] | None = None,
+) -> list[tuple[str, RunSummary]]:
+    """Every run's key and summary, in the order of ``sources``: the cached ones looked up here (a stat of each
+    file and one small read per run), only the others read in worker processes (:func:`map_runs`). ``on_cached``
+    gets the cached ones before the others are read (the figure's process loads their digests meanwhile)."""
+    looked = [cached(source, keys, cache) for source in sources]
+    ready = [(key, summary) for key, summary in looked if summary is not None]
+    if on_cached is not None:
+        on_cached(ready)
+    stale = [source for source, (_, summary) in zip(sources, looked, strict=True) if summary is None]
+    made = iter(map_runs(partial(produce, keys=keys, cache=cache), stale, console))
+    return [(key, summary) if summary is not None else next(made) for key, summary in looked]
+
+
 def produce(source: RunSource, keys: list[str], cache: ProductCache) -> tuple[str, RunSummary]:
     """A run's key and summary: from the cache when its inputs are unchanged, else read and stored anew. The summary
     travels without its curve digests (:func:`load_curves` reads them where a figure is drawn)."""
     key, stamp = run_key(source), fingerprint(source, keys)
-    cached = _load(cache, key, stamp)
-    if cached is not None:
-        return key, cached
+    cached_summary = _load(cache, key, stamp)
+    if cached_summary is not None:
+        return key, cached_summary
     guessed = source.status == RunState.UNKNOWN
     data = read_run(source, cache.events())
     # A foreign run judged running because its files changed lately is judged again next time, changed or not.

@@ -3,9 +3,11 @@
 For a sweep of ours the launcher's view of each run (one ``sacct`` call on Slurm) is taken first and handed to the
 collector as the runs' states: the collector itself never asks a scheduler.
 
-Runs stream through :func:`hpc_sweep.report.run_products.produce` in worker processes: each is read, its outputs
-stored in the collect cache, and only its summary comes back, so memory does not grow with the sweep; a run whose
-files did not change since the last collect is not read at all (see :mod:`hpc_sweep.report.run_products`).
+Runs stream through :func:`hpc_sweep.report.run_products.produce_all`: a run whose files did not change since the
+last collect is not read at all, the others are read in worker processes, their outputs stored in the collect cache,
+and only their summaries come back, so memory does not grow with the sweep. The figure is drawn by a process
+started first (:mod:`hpc_sweep.report.drawing`), and the TensorBoard views are linked in a thread, both beside the
+reading and writing.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import contextlib
 import shlex
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -23,13 +25,13 @@ from rich.console import Console
 from hpc_sweep.analyse.cost import sweep_run_costs
 from hpc_sweep.collect.discover import CACHEDIR_TAG, RunStates, RunUsage, discover_runs
 from hpc_sweep.collect.frames import grid_keys
-from hpc_sweep.collect.results import map_runs
 from hpc_sweep.errors import UsageError
 from hpc_sweep.launch.base import launcher_for
 from hpc_sweep.manifest import is_sweep_dir, load_sweep
 from hpc_sweep.report.console import make_console
+from hpc_sweep.report.drawing import FigureProcess
 from hpc_sweep.report.outputs import Written, write_results
-from hpc_sweep.report.run_products import CACHE_DIR, ProductCache, produce
+from hpc_sweep.report.run_products import CACHE_DIR, ProductCache, produce_all
 from hpc_sweep.report.tables import print_summary
 from hpc_sweep.report.tensorboard_tree import write_tensorboard_tree
 
@@ -101,10 +103,13 @@ def collect_sweep(
     sources = discover_runs(path, view.states, view.usage)
     out = Path(output_dir) if output_dir else path
     out.mkdir(parents=True, exist_ok=True)
-    keys = grid_keys(sources)
-    with _cache_dir(out, cache, use_cache) as store:
-        produced = map_runs(partial(produce, keys=keys, cache=store), sources, console)
-        written = write_results(out, path, produced, keys, store, csv)
+    with _cache_dir(out, cache, use_cache) as store, FigureProcess(store) as drawer, ThreadPoolExecutor(1) as aside:
+        keys = grid_keys(sources)
+        produced = produce_all(sources, keys, store, console, on_cached=drawer.preload)
+        views = None  # links only, made beside the writing (a thread started after the reading's processes forked)
+        if output_dir is not None or is_sweep_dir(path):  # a foreign log tree gets views only where the user says
+            views = aside.submit(write_tensorboard_tree, sources, out)
+        written = write_results(out, path, produced, keys, store, csv, drawer)
     for warning in written.results["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if not csv and (out / "metrics.csv").is_file():
@@ -113,10 +118,10 @@ def collect_sweep(
     print_summary(written.results, console)
     unchanged = "" if written.fresh else " (unchanged since the last collect: nothing rewritten)"
     console.print(f"results{unchanged}: {', '.join(str(p) for p in written.paths)}", highlight=False)
-    if output_dir is not None or is_sweep_dir(path):  # a foreign log tree gets views only where the user says
-        views = write_tensorboard_tree(sources, out)
-        for warning in views.warnings:
+    if views is not None:
+        tree = views.result()
+        for warning in tree.warnings:
             console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-        if views.logdir is not None:
-            console.print(f"tensorboard --logdir {shlex.quote(str(views.logdir))}", highlight=False, markup=False)
+        if tree.logdir is not None:
+            console.print(f"tensorboard --logdir {shlex.quote(str(tree.logdir))}", highlight=False, markup=False)
     return written
