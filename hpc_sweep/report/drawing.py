@@ -29,27 +29,30 @@ _PRELOAD, _DRAW = "preload", "draw"
 class FigureProcess:
     """The drawing process: :meth:`preload` the cached runs' digests, :meth:`draw` the figure, :meth:`close`."""
 
-    def __init__(self, cache: ProductCache) -> None:
+    def __init__(self) -> None:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else None)  # fork: nothing re-imported
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, cache), daemon=True, name="hpc-sweep-figure")
+        self._process = context.Process(target=_serve, args=(child,), daemon=True, name="hpc-sweep-figure")
         self._process.start()
         child.close()
 
-    def preload(self, ready: list[tuple[str, RunSummary]]) -> None:
-        """Load these runs' digests now (runs whose outputs the cache already holds), ahead of :meth:`draw`."""
-        self._conn.send((_PRELOAD, [(key, summary.metrics) for key, summary in ready]))
+    def preload(self, cache: ProductCache, ready: list[tuple[str, RunSummary]]) -> None:
+        """Load these runs' digests now (runs whose outputs ``cache`` already holds), ahead of :meth:`draw`."""
+        with contextlib.suppress(OSError):  # a process that died says so when the figure is asked for
+            self._conn.send((_PRELOAD, cache, [(key, summary.metrics) for key, summary in ready]))
 
-    def draw(self, produced: list[tuple[str, RunSummary]], path: Path, root: Path) -> None:
-        """Start drawing the figure of ``produced`` into ``path`` (``root``: what was collected, for the title)."""
-        self._conn.send((_DRAW, produced, path, root))
+    def draw(self, cache: ProductCache, produced: list[tuple[str, RunSummary]], path: Path, root: Path) -> None:
+        """Start drawing the figure of ``produced`` (digests in ``cache``) into ``path`` (``root``: what was
+        collected, for the title)."""
+        with contextlib.suppress(OSError):  # likewise
+            self._conn.send((_DRAW, cache, produced, path, root))
 
     def result(self) -> Path:
         """The figure's path once it is written; the drawing's error is raised here."""
         try:
             outcome = self._conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             raise RuntimeError("the figure's drawing process ended without drawing it") from None
         if isinstance(outcome, BaseException):
             raise outcome
@@ -74,7 +77,7 @@ class FigureProcess:
 _LOADED: dict[str, tuple[list[Any], dict[str, CurveDigest]]] = {}
 
 
-def _serve(conn: Connection, cache: ProductCache) -> None:
+def _serve(conn: Connection) -> None:
     """The drawing process: import matplotlib, then preload and draw as asked, until the pipe closes."""
     try:
         import hpc_sweep.report.figures  # noqa: F401  (the import is the slow part: done before it is needed)
@@ -82,12 +85,13 @@ def _serve(conn: Connection, cache: ProductCache) -> None:
         while True:
             message = conn.recv()
             if message[0] == _PRELOAD:
-                for key, metrics in message[1]:
+                cache, ready = message[1:]
+                for key, metrics in ready:
                     with contextlib.suppress(OSError, ValueError):  # a damaged file fails again, loudly, at draw
                         _curves(cache, key, metrics)
             elif message[0] == _DRAW:
                 try:
-                    conn.send(_draw(cache, *message[1:]))
+                    conn.send(_draw(*message[1:]))
                 except Exception as error:  # sent to the collect, which raises it
                     conn.send(error)
     except (EOFError, KeyboardInterrupt, BrokenPipeError):

@@ -37,6 +37,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -108,9 +109,15 @@ def figure_key(fig: Figure, title: str, handles: list[Artist]) -> None:
 
 
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
-    """The figure as PNG bytes; the figure is closed."""
+    """The figure as PNG bytes; the figure is closed.
+
+    Drawn once, by the Agg canvas: ``savefig`` first lays a figure with a layout engine out in a pass of its own and
+    then draws it, which gives the same pixels here and costs a fifth of the time of a thousand-run figure. PNG
+    compression level 1 instead of 6: about three times faster to encode, 5% larger.
+    """
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})  # about 3x faster than 6, 5% larger
+    fig.set_dpi(dpi)
+    FigureCanvasAgg(fig).print_png(buffer, pil_kwargs={"compress_level": 1})
     plt.close(fig)
     return buffer.getvalue()
 

@@ -59,8 +59,8 @@ def write_results(
         return Written(previous, _results(produced), fresh=False)
     with contextlib.ExitStack() as stack:
         if drawer is None:
-            drawer = stack.enter_context(FigureProcess(cache))
-        drawer.draw(produced, out / "training_analysis.png", Path(root))  # first: the figure takes longest
+            drawer = stack.enter_context(FigureProcess())
+        drawer.draw(cache, produced, out / "training_analysis.png", Path(root))  # first: the figure takes longest
         results = _results(produced)
         paths = _write_files(out, root, produced, keys, cache, csv, results)
         paths.append(drawer.result())

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 CACHE_DIR = ".hpc_sweep_cache"
 #: Bumped whenever what a run's outputs hold changes, so that older cached outputs are remade.
-PRODUCT_VERSION = 5
+PRODUCT_VERSION = 6
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 #: Bins of a run's curve digests: as many as the figure draws across a panel (a run's digest then has the bins of the
 #: panel's band whenever it spans the panel, so the figure needs no rebinning), and no more.
@@ -214,30 +214,42 @@ def _stored_keys(cache: ProductCache, key: str) -> list[list[Any]]:
 
 
 def digests_bytes(curves: dict[str, CurveDigest]) -> bytes:
-    """A run's digests as three ``.npy`` arrays in one file (one read on load, however many metrics): each metric's
-    width and bin count, the integer fields stacked, the float fields stacked."""
-    import io
-
+    """A run's digests as one buffer, read back in one read and without parsing (:func:`load_curves`): the metric
+    count, then int64 ``(width, bins)`` per metric, the integer fields stacked (int64, 4 rows), the float fields
+    stacked (float64, 3 rows), each run of metrics side by side."""
     digests = list(curves.values())
-    ints = [np.stack([d.bin, d.count, d.low_step, d.high_step]) for d in digests]
-    floats = [np.stack([d.mean, d.low, d.high]) for d in digests]
-    buffer = io.BytesIO()
-    np.save(buffer, np.array([[d.width, d.num_bins] for d in digests], dtype=np.int64).reshape(-1, 2))
-    np.save(buffer, np.concatenate(ints, axis=1) if ints else np.empty((4, 0), np.int64))
-    np.save(buffer, np.concatenate(floats, axis=1) if floats else np.empty((3, 0)))
-    return buffer.getvalue()
+    index = np.array([[d.width, d.num_bins] for d in digests], dtype=np.int64).reshape(-1, 2)
+    ints = [np.stack([d.bin, d.count, d.low_step, d.high_step]).astype(np.int64) for d in digests]
+    floats = [np.stack([d.mean, d.low, d.high]).astype(np.float64) for d in digests]
+    parts = [
+        np.array([len(digests)], dtype=np.int64),
+        index,
+        np.concatenate(ints, axis=1) if ints else np.empty((4, 0), np.int64),
+        np.concatenate(floats, axis=1) if floats else np.empty((3, 0)),
+    ]
+    return b"".join(np.ascontiguousarray(part).tobytes() for part in parts)
 
 
 def load_curves(cache: ProductCache, key: str, metrics: list[str]) -> dict[str, CurveDigest]:
-    """The digests :func:`store_run` kept for a run (``metrics``: their names, in the order stored)."""
-    with open(cache.digests(key), "rb") as handle:
-        index, ints, floats = (np.load(handle, allow_pickle=False) for _ in range(3))
+    """The digests :func:`store_run` kept for a run (``metrics``: their names, in the order stored); ValueError when
+    the file does not hold them."""
+    data = cache.digests(key).read_bytes()
+    count = int(np.frombuffer(data, np.int64, 1)[0]) if len(data) >= 8 else -1
+    if count != len(metrics):
+        raise ValueError(f"{cache.digests(key)}: {count} digests stored, {len(metrics)} expected")
+    index = np.frombuffer(data, np.int64, 2 * count, 8).reshape(count, 2)
+    total = int(index[:, 1].sum())
+    at = 8 * (1 + 2 * count)
+    if len(data) != at + 8 * 7 * total:
+        raise ValueError(f"{cache.digests(key)}: {len(data)} bytes, not the {at + 56 * total} its index says")
+    ints = np.frombuffer(data, np.int64, 4 * total, at).reshape(4, total)
+    floats = np.frombuffer(data, np.float64, 3 * total, at + 32 * total).reshape(3, total)
     curves, at = {}, 0
     for metric, (width, size) in zip(metrics, index.tolist(), strict=True):
         part = slice(at, at + size)
-        bins, count, low_step, high_step = ints[:, part]
+        bins, counts, low_step, high_step = ints[:, part]
         mean, low, high = floats[:, part]
-        curves[metric] = CurveDigest(width, bins, count, mean, low, high, low_step, high_step)
+        curves[metric] = CurveDigest(width, bins, counts, mean, low, high, low_step, high_step)
         at += size
     return curves
 

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -100,16 +101,17 @@ def collect_sweep(
         if where is not None and Path(where).exists() and not Path(where).is_dir():
             raise UsageError(f"{name} {where} is a file, not a directory; give a directory")
     view = run_view(path)
-    sources = discover_runs(path, view.states, view.usage)
-    out = Path(output_dir) if output_dir else path
-    out.mkdir(parents=True, exist_ok=True)
-    with _cache_dir(out, cache, use_cache) as store, FigureProcess(store) as drawer, ThreadPoolExecutor(1) as aside:
-        keys = grid_keys(sources)
-        produced = produce_all(sources, keys, store, console, on_cached=drawer.preload)
-        views = None  # links only, made beside the writing (a thread started after the reading's processes forked)
-        if output_dir is not None or is_sweep_dir(path):  # a foreign log tree gets views only where the user says
-            views = aside.submit(write_tensorboard_tree, sources, out)
-        written = write_results(out, path, produced, keys, store, csv, drawer)
+    with FigureProcess() as drawer:  # started first: it imports matplotlib while the runs are found and checked
+        sources = discover_runs(path, view.states, view.usage)
+        out = Path(output_dir) if output_dir else path
+        out.mkdir(parents=True, exist_ok=True)
+        with _cache_dir(out, cache, use_cache) as store, ThreadPoolExecutor(1) as aside:
+            keys = grid_keys(sources)
+            produced = produce_all(sources, keys, store, console, on_cached=partial(drawer.preload, store))
+            views = None  # links only, made beside the writing (a thread started after the reading's forks)
+            if output_dir is not None or is_sweep_dir(path):  # a foreign log tree gets views only where the user says
+                views = aside.submit(write_tensorboard_tree, sources, out)
+            written = write_results(out, path, produced, keys, store, csv, drawer)
     for warning in written.results["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if not csv and (out / "metrics.csv").is_file():

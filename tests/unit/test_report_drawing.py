@@ -37,9 +37,9 @@ def drawn_here(produced: list, cache: ProductCache, path: Path) -> bytes:
 def test_the_process_draws_the_figure_drawing_here_would(tmp_path: Path) -> None:
     cache = ProductCache(tmp_path / "cache")
     produced = stored(make_collection([3, 2]).runs, cache)
-    with FigureProcess(cache) as drawer:
-        drawer.preload(produced[:3])
-        drawer.draw(produced, tmp_path / "training_analysis.png", Path("/sweeps/figure_test"))
+    with FigureProcess() as drawer:
+        drawer.preload(cache, produced[:3])
+        drawer.draw(cache, produced, tmp_path / "training_analysis.png", Path("/sweeps/figure_test"))
         assert drawer.result() == tmp_path / "training_analysis.png"
     assert (tmp_path / "training_analysis.png").read_bytes() == drawn_here(produced, cache, tmp_path / "here.png")
 
@@ -48,13 +48,13 @@ def test_digests_remade_after_their_preload_are_loaded_again(tmp_path: Path) -> 
     cache = ProductCache(tmp_path / "cache")
     runs = make_collection([3]).runs
     produced = stored(runs, cache)
-    with FigureProcess(cache) as drawer:
-        drawer.preload(produced)
-        drawer.draw(produced, tmp_path / "before.png", Path("/sweeps/figure_test"))
+    with FigureProcess() as drawer:
+        drawer.preload(cache, produced)
+        drawer.draw(cache, produced, tmp_path / "before.png", Path("/sweeps/figure_test"))
         drawer.result()  # the old digests are now held by the process
         changed = make_run(runs[0].source.run_id, 1, runs[0].source.group, 50.0)  # the run read again, other data
         produced[0] = (produced[0][0], store_run(changed, [], cache, produced[0][0]))
-        drawer.draw(produced, tmp_path / "training_analysis.png", Path("/sweeps/figure_test"))
+        drawer.draw(cache, produced, tmp_path / "training_analysis.png", Path("/sweeps/figure_test"))
         drawer.result()
     assert (tmp_path / "training_analysis.png").read_bytes() != (tmp_path / "before.png").read_bytes()
     assert (tmp_path / "training_analysis.png").read_bytes() == drawn_here(produced, cache, tmp_path / "here.png")
@@ -64,14 +64,14 @@ def test_a_drawing_error_is_raised_where_the_result_is_asked_for(tmp_path: Path)
     cache = ProductCache(tmp_path / "cache")
     produced = stored(make_collection([2]).runs, cache)
     (tmp_path / "a_file").write_text("not a directory")
-    with FigureProcess(cache) as drawer:
-        drawer.draw(produced, tmp_path / "a_file" / "training_analysis.png", tmp_path)
+    with FigureProcess() as drawer:
+        drawer.draw(cache, produced, tmp_path / "a_file" / "training_analysis.png", tmp_path)
         with pytest.raises(OSError):
             drawer.result()
 
 
 def test_a_process_never_asked_to_draw_is_stopped_at_once(tmp_path: Path) -> None:
-    drawer = FigureProcess(ProductCache(tmp_path / "cache"))
+    drawer = FigureProcess()
     start = time.monotonic()
     drawer.close()  # while it may still be importing matplotlib
     assert not drawer._process.is_alive()
