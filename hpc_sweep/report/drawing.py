@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ class FigureProcess:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else None)  # fork: nothing re-imported
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), daemon=True, name="hpc-sweep-figure")
+        self._process = context.Process(target=_serve, args=(child, self._conn), daemon=True, name="hpc-sweep-figure")
         self._process.start()
         child.close()
 
@@ -59,11 +60,13 @@ class FigureProcess:
         return outcome
 
     def close(self) -> None:
-        """Stop the process (at once: a drawing that was asked for has been waited for by :meth:`result`)."""
+        """Stop the process at once (a drawing that was asked for has been waited for by :meth:`result`). Killed,
+        not asked to end: it holds nothing to save, and a signal handler it inherited (a submitit job's, which
+        ignores SIGTERM) must not keep it, and so the collect, alive."""
         with contextlib.suppress(OSError):
             self._conn.close()
         if self._process.is_alive():
-            self._process.terminate()
+            self._process.kill()
         self._process.join()
 
     def __enter__(self) -> FigureProcess:
@@ -77,8 +80,18 @@ class FigureProcess:
 _LOADED: dict[str, tuple[list[Any], dict[str, CurveDigest]]] = {}
 
 
-def _serve(conn: Connection) -> None:
-    """The drawing process: import matplotlib, then preload and draw as asked, until the pipe closes."""
+def _serve(conn: Connection, parents_end: Connection) -> None:
+    """The drawing process: import matplotlib, then preload and draw as asked, until the pipe closes.
+
+    Forked, it starts with the collect's signal handlers and its end of the pipe: the handlers go back to the
+    defaults (a submitit job's would act as if the job were signalled), Ctrl-C is left to the collect, and the
+    collect's end is closed here, so that the pipe ends when the collect closes it.
+    """
+    parents_end.close()
+    for number in (signal.SIGTERM, getattr(signal, "SIGUSR2", None)):
+        if number is not None:
+            signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import hpc_sweep.report.figures  # noqa: F401  (the import is the slow part: done before it is needed)
 

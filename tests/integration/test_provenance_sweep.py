@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_cli
 from tests.git_support import commit_all, make_repo
 
+STANDINS = Path(__file__).resolve().parents[1] / "standins"
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
@@ -94,3 +97,43 @@ def test_a_resubmitted_attempt_after_a_new_commit_is_flagged_everywhere(tracked_
     assert by_run["0001"]["code_commit"] == changed and by_run["0000"]["code_commit"] == submitted
     assert f"run 0001: {line}; its results may mix code versions" in results["warnings"]
     assert results["metadata"]["provenance"]["code"][0]["commit"] == submitted  # the submit's record is kept
+
+
+def test_the_training_code_dir_as_a_git_workdir_is_recorded_clean_then_dirty(tmp_path: Path) -> None:
+    """The Isaac Lab profile's working dir ($ISAACLAB_PATH, the stand-in made a git repository) is recorded by a real
+    submit, with no --track: first clean (no warning, no diff), then, edited, dirty (a warning, its status and diff)."""
+    lab = tmp_path / "IsaacLab"
+    shutil.copytree(STANDINS / "isaaclab", lab, ignore=shutil.ignore_patterns("__pycache__", "logs", "outputs"))
+    (lab / "isaaclab.sh").chmod(0o755)
+    (lab / ".gitignore").write_text("logs/\noutputs/\n__pycache__/\n")
+    commit = make_repo(lab, {})
+    env = {"ISAACLAB_PATH": str(lab), "STANDIN_PYTHON": sys.executable, "CUDA_VISIBLE_DEVICES": ""}
+
+    def submit(name: str) -> tuple[str, dict, dict]:
+        result = run_cli(
+            "submit", "--task", "Isaac-Velocity-Flat-Anymal-C-v0", "--profile", "isaaclab", "--executor", "local",
+            "--seeds", "1", "--max_iterations", "2", "--num_envs", "64", "--output_dir", str(tmp_path / name),
+            env=env, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        summary = json.loads((tmp_path / name / "provenance" / "summary.json").read_text())
+        results = json.loads((tmp_path / name / "training_results.json").read_text())
+        return " ".join(result.stdout.split()), summary, results
+
+    out, summary, results = submit("clean")
+    (code,) = summary["code"]
+    assert (code["role"], code["path"], code["commit"]) == ("workdir", str(lab.resolve()), commit)
+    assert code["branch"] == "main" and code["dirty"] is False and code["diff_file"] is None
+    assert "uncommitted" not in out
+    assert results["metadata"]["provenance"]["code"][0]["commit"] == commit
+    assert [e["code_commit"] for e in results["experiments"]] == [commit]
+
+    knobs = lab / "source" / "_standin_site" / "standin_knobs.py"
+    knobs.write_text(knobs.read_text() + "# edited, not committed\n")
+    out, summary, _ = submit("dirty")
+    (code,) = summary["code"]
+    assert code["role"] == "workdir" and code["commit"] == commit and code["dirty"] is True
+    assert f"{lab.resolve()} has uncommitted changes (1 file(s))" in out
+    folder = tmp_path / "dirty" / "provenance"
+    assert "+# edited, not committed" in (folder / code["diff_file"]).read_text()
+    assert (folder / "IsaacLab.status").read_text().split() == ["M", "source/_standin_site/standin_knobs.py"]

@@ -45,7 +45,7 @@ def test_collect_job_follows_the_array_then_mails_and_posts_with_the_url_in_no_f
     try:
         result = run_cli(
             *DEMO, "--seeds", "1", "--grid", "num_envs=16,32", "--max_iterations", "5", "--output_dir", str(sweep),
-            "--notify", "mailto:me@example.org", "--notify", f"{hook.url}/hooks/{SECRET}",
+            "--gpus_per_node", "1", "--notify", "mailto:me@example.org", "--notify", f"{hook.url}/hooks/{SECRET}",
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         (array,) = [job["array_id"] for job in _manifest(sweep)["jobs"]]
@@ -66,6 +66,9 @@ def test_collect_job_follows_the_array_then_mails_and_posts_with_the_url_in_no_f
     script = (sweep / "submitit" / collect_job / f"{collect_job}_submission.sh").read_text()
     for line in ("--mail-type=END,FAIL", "--mail-user=me@example.org", f"--dependency=afterany:{array}"):
         assert f"#SBATCH {line}\n" in script
+    assert "--gres" not in script and "--gpus" not in script  # the arrays ask for a GPU, the collect job not
+    groups = json.loads((sweep / "comparison.json").read_text())["groups"]  # compare's cost column, from sacct
+    assert all(group["gpu_hours"] > 0 and group["score_per_gpu_hour"] is not None for group in groups), groups
     assert files_holding(sweep, SECRET) == [".notify"]
     assert stat.S_IMODE((sweep / ".notify").stat().st_mode) == 0o600
     assert f"then: collect job {collect_job} (after array {array}): completed" in _status(sweep).stdout

@@ -27,7 +27,7 @@ from hpc_sweep.launch.notify import (
     split_targets,
     write_secret,
 )
-from hpc_sweep.report.notice import best_group, notice_text
+from hpc_sweep.report.notice import best_group, group_line, notice_text
 
 #: Characters a webhook path or token is made of (Slack's and Mattermost's tokens are letters and digits).
 TOKEN = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"), min_size=8)
@@ -230,3 +230,8 @@ def test_notice_names_counts_best_group_by_iqm_and_existing_figures(tmp_path: Pa
 
 def test_notice_without_results_says_collect_did_not_finish(tmp_path: Path) -> None:
     assert "collect did not finish" in notice_text(tmp_path)
+
+
+def test_notice_gives_the_best_groups_iqm_with_its_ci() -> None:
+    group = {"group": "lr=0.001", "n": 5, "iqm": 12.34, "iqm_ci": [11.0, 13.5]}
+    assert group_line(group) == "best group `lr=0.001`: IQM 12.34 (95% CI 11 to 13.5), n=5"

@@ -3,6 +3,8 @@ ahead of time but never stale, errors raised in the collect, and an unused proce
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -76,3 +78,23 @@ def test_a_process_never_asked_to_draw_is_stopped_at_once(tmp_path: Path) -> Non
     drawer.close()  # while it may still be importing matplotlib
     assert not drawer._process.is_alive()
     assert time.monotonic() - start < 5.0
+
+
+ENDS_WITH_SIGTERM_IGNORED = """
+import signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as in a submitit job: its handler "bypasses" SIGTERM
+from hpc_sweep.report.drawing import FigureProcess
+drawer = FigureProcess()
+drawer.close()
+with FigureProcess() as drawer:
+    pass
+print("closed")
+"""
+
+
+def test_a_collect_whose_sigterm_is_ignored_still_ends(tmp_path: Path) -> None:
+    """A collect job under submitit ignores SIGTERM; its figure process inherits that and must still end."""
+    result = subprocess.run(
+        [sys.executable, "-c", ENDS_WITH_SIGTERM_IGNORED], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "closed", result.stderr

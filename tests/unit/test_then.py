@@ -166,3 +166,16 @@ def test_resume_refuses_a_new_then_or_notify(tmp_path: Path, capsys: pytest.Capt
         code = main(["submit", "--resume", "--executor", "local", "--output_dir", str(tmp_path / "s"), *extra])
         err = capsys.readouterr().err
         assert code == 2 and "--resume keeps the sweep's recorded --then and --notify" in err and "SECRET" not in err
+
+
+def test_a_resubmit_cancels_the_older_collect_job_only_if_it_has_not_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sweep = _sweep(tmp_path, [{"job_id": "11", "after": ["10"], "state": "RUNNING"},
+                              {"job_id": "21", "after": ["20"], "state": "PENDING"}])  # fmt: skip
+    cancelled: list[list[str]] = []
+    monkeypatch.setattr(followup, "job_states", lambda ids: {"11": "RUNNING", "21": "PENDING"})
+    monkeypatch.setattr(followup, "cancel_jobs", lambda ids: cancelled.append(sorted(ids)))
+    assert followup.supersede_pending(sweep, ["11", "21"]) == ["21"]
+    assert cancelled == [["21"]]
+    assert [entry["state"] for entry in followup.followups(sweep)] == ["RUNNING", followup.SUPERSEDED]
