@@ -128,3 +128,7 @@ def test_wait_blocks_until_the_sweep_ends_then_collects(tmp_path: Path) -> None:
     results = json.loads((sweep / "training_results.json").read_text())
     assert [r["status"] for r in results["experiments"]] == ["completed", "completed"]
     assert (sweep / "training_analysis.png").is_file()
+    # --wait waits for the collect job queued after the array too: it has ended when submit returns
+    (collect_job,) = [entry["job_id"] for entry in _manifest(sweep)["followups"]]
+    (array,) = [job["array_id"] for job in _manifest(sweep)["jobs"]]
+    assert f"then: collect job {collect_job} (after array {array}): completed" in _status(sweep).stdout
