@@ -65,6 +65,7 @@ def write_results(
         paths = _write_files(out, root, produced, keys, cache, csv, results)
         paths.append(drawer.result())
     _remember(cache, stamp, paths)
+    cache.prune({key for key, _ in produced})
     return Written(paths, results)
 
 

@@ -18,6 +18,7 @@ costs one full read, never a wrong value.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -76,6 +77,19 @@ class ProductCache:
 
     def digests(self, key: str) -> Path:
         return self.runs / f"{key}.digests.npy"
+
+    def prune(self, keep: set[str]) -> None:
+        """Remove the stored outputs of runs not in ``keep`` (runs gone from the tree, or kept by an older version
+        of hpc_sweep under other keys): without this the cache of a sweep collected across upgrades grows by a copy
+        of its results each time. A run pruned by mistake is only read again."""
+        try:
+            names = os.listdir(self.runs)
+        except OSError:
+            return
+        for name in names:
+            if not name.startswith(".") and name.split(".", 1)[0] not in keep:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.runs / name)
 
 
 def run_key(source: RunSource) -> str:

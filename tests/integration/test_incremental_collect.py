@@ -148,6 +148,25 @@ def test_a_second_collect_reads_only_what_changed(tmp_path: Path) -> None:
     assert lengths[grown.name] == 45 and sorted(lengths.values()) == [30, 30, 30, 45]
 
 
+def test_the_cache_keeps_only_the_runs_of_the_last_collect(tmp_path: Path) -> None:
+    tree, out = make_tree(tmp_path / "tree"), tmp_path / "out"
+    runs_dir = out / ".hpc_sweep_cache" / "runs"
+    runs_dir.mkdir(parents=True)
+    (runs_dir / "0123456789abcdef01234567.meta.json").write_text("{}")  # a run stored by an older version
+    collect(tree, out)
+
+    def stored() -> set[str]:
+        return {p.name.split(".", 1)[0] for p in runs_dir.iterdir()}
+
+    assert len(stored()) == 4 and "0123456789abcdef01234567" not in stored()
+    gone = sorted(p for p in tree.rglob("*_seed*") if p.is_dir())[0]
+    shutil.rmtree(gone)
+    collect(tree, out)
+    assert len(stored()) == 3 and len(list((out / "metrics.parquet").iterdir())) == 3
+    assert len(json.loads((out / "training_results.json").read_text())["experiments"]) == 3
+    assert_table_is_truth(tree, out)
+
+
 def test_replaced_shrunk_or_damaged_inputs_and_cache_never_give_wrong_values(tmp_path: Path) -> None:
     tree, out = make_tree(tmp_path / "tree"), tmp_path / "out"
     collect(tree, out)
