@@ -22,6 +22,7 @@ from typing import Any
 
 from hpc_sweep.analyse.digest import CurveDigest
 from hpc_sweep.analyse.run_summary import RunSummary
+from hpc_sweep.errors import HpcSweepError
 from hpc_sweep.report.run_products import ProductCache, load_curves, stat_key
 
 _PRELOAD, _DRAW = "preload", "draw"
@@ -54,7 +55,10 @@ class FigureProcess:
         try:
             outcome = self._conn.recv()
         except (EOFError, OSError):
-            raise RuntimeError("the figure's drawing process ended without drawing it") from None
+            raise HpcSweepError(
+                "the process drawing training_analysis.png ended without drawing it (killed, or out of memory?); "
+                "the other results are written: run collect again for the figure"
+            ) from None
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome

@@ -12,6 +12,7 @@ import pytest
 
 from hpc_sweep.collect.frames import grid_keys
 from hpc_sweep.collect.results import RunData
+from hpc_sweep.errors import HpcSweepError
 from hpc_sweep.report.drawing import FigureProcess
 from hpc_sweep.report.figures import plot_training_analysis, training_analysis_title
 from hpc_sweep.report.run_products import ProductCache, load_curves, run_key, store_run
@@ -98,3 +99,16 @@ def test_a_collect_whose_sigterm_is_ignored_still_ends(tmp_path: Path) -> None:
         [sys.executable, "-c", ENDS_WITH_SIGTERM_IGNORED], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert result.returncode == 0 and result.stdout.strip() == "closed", result.stderr
+
+
+def test_a_drawing_process_that_died_is_one_clear_error(tmp_path: Path) -> None:
+    cache = ProductCache(tmp_path / "cache")
+    produced = stored(make_collection([2]).runs, cache)
+    with FigureProcess() as drawer:
+        drawer._process.kill()  # as the kernel's OOM killer would
+        drawer._process.join()
+        drawer.preload(cache, produced)
+        drawer.draw(cache, produced, tmp_path / "training_analysis.png", tmp_path)
+        with pytest.raises(HpcSweepError, match="run collect again"):
+            drawer.result()
+    assert not (tmp_path / "training_analysis.png").exists()
