@@ -151,7 +151,10 @@ def overlay_scheduler(state: RunState, slurm_state: str | None, reason: str | No
     """The run's state once Slurm's word is heard, for a run that has not recorded an end of its own.
 
     A job killed by the scheduler (time limit without requeue, out of memory, node failure, cancelled before it
-    started) cannot write its record: its Slurm state becomes its state and reason. A finished record always wins.
+    started) cannot write its record: its Slurm state becomes its state and reason. A finished record always wins,
+    and so does a run's own word that it is running over sacct's PENDING: sacct reads the accounting database, which
+    a busy cluster's slurmdbd updates late (a minute behind on the test cluster under load), while the record is
+    written by the job as it starts.
     """
     if slurm_state is None or state in FINISHED:
         return state, reason
@@ -166,7 +169,7 @@ def overlay_scheduler(state: RunState, slurm_state: str | None, reason: str | No
     if slurm_state in SLURM_TERMINAL:
         return SLURM_TERMINAL[slurm_state], reason or f"Slurm state {slurm_state}"
     if slurm_state == "PENDING":
-        return RunState.PENDING, reason
+        return (RunState.RUNNING if state is RunState.RUNNING else RunState.PENDING), reason
     if slurm_state in _SLURM_RUNNING:
         return RunState.RUNNING, reason
     return state, reason

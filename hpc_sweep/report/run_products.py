@@ -3,15 +3,15 @@ its :class:`~hpc_sweep.analyse.run_summary.RunSummary`.
 
 ``collect`` streams runs through :func:`produce_all`: a run whose outputs are cached is looked up, any other is read
 by :func:`produce` in a worker process, its outputs written to the collect cache and only its small summary sent
-back, so memory holds one run's points at a time. A run's outputs
-are remade only when its inputs changed: its :func:`fingerprint` covers what it is (id, seed, group, grid point,
-state and reason, what discovery noticed) and every file it is read from (event files, params, summaries, console
-logs: path, size, mtime, inode). When they did change, its event files are read through the
-:class:`~hpc_sweep.collect.event_cache.EventCache`, so a growing file costs only its new bytes.
+back, so memory holds one run's points at a time. A run's outputs are remade only when its inputs changed: its
+:func:`fingerprint` covers what it is (id, seed, group, grid point, state and reason, what discovery noticed) and
+every file it is read from (event files, params, summaries, console logs: path, size, mtime, inode). When they did
+change, its event files are read through the :class:`~hpc_sweep.collect.event_cache.EventCache`, so a growing file
+costs only its new bytes.
 
 The cache (``<output dir>/.hpc_sweep_cache/`` unless ``--cache DIR``): ``events/`` (decoded event files) and
 ``runs/<key>.*``: ``.parquet`` (the run's part, hard-linked into ``metrics.parquet/``), ``.record.json`` (its record,
-ready to be spliced into ``training_results.json``), ``.digests.npy`` (its curve digests) and ``.meta.json`` (its
+ready to be spliced into ``training_results.json``), ``.digests.bin`` (its curve digests) and ``.meta.json`` (its
 fingerprint and summary), written last, so that a run whose writing was cut short is remade. Deleting the cache
 costs one full read, never a wrong value.
 """
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 CACHE_DIR = ".hpc_sweep_cache"
 #: Bumped whenever what a run's outputs hold changes, so that older cached outputs are remade.
-PRODUCT_VERSION = 6
+PRODUCT_VERSION = 7
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 #: Bins of a run's curve digests: as many as the figure draws across a panel (a run's digest then has the bins of the
 #: panel's band whenever it spans the panel, so the figure needs no rebinning), and no more.
@@ -76,7 +76,7 @@ class ProductCache:
         return self.runs / f"{key}.record.json"
 
     def digests(self, key: str) -> Path:
-        return self.runs / f"{key}.digests.npy"
+        return self.runs / f"{key}.digests.bin"
 
     def prune(self, keep: set[str]) -> None:
         """Remove the stored outputs of runs not in ``keep`` (runs gone from the tree, or kept by an older version
@@ -230,7 +230,7 @@ def _stored_keys(cache: ProductCache, key: str) -> list[list[Any]]:
 def digests_bytes(curves: dict[str, CurveDigest]) -> bytes:
     """A run's digests as one buffer, read back in one read and without parsing (:func:`load_curves`): the metric
     count, then int64 ``(width, bins)`` per metric, the integer fields stacked (int64, 4 rows), the float fields
-    stacked (float64, 3 rows), each run of metrics side by side."""
+    stacked (float64, 3 rows), the metrics' bins one after another in each row."""
     digests = list(curves.values())
     index = np.array([[d.width, d.num_bins] for d in digests], dtype=np.int64).reshape(-1, 2)
     ints = [np.stack([d.bin, d.count, d.low_step, d.high_step]).astype(np.int64) for d in digests]

@@ -87,7 +87,7 @@ def test_two_count_only_gpus_never_run_more_than_two_jobs_at_once(tmp_path: Path
 
 def test_cancel_stops_the_sweep_and_records_every_run(tmp_path: Path) -> None:
     sweep = tmp_path / "cancel"
-    result = run_cli(*DEMO, "--seeds", "1", "2", "3", "--max_iterations", "3000", "--num_envs", "64",
+    result = run_cli(*DEMO, "--seeds", "1", "2", "3", "--max_iterations", "30000", "--num_envs", "64",
                      "--output_dir", str(sweep))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert _wait_until(lambda: "running" in _status(sweep).stdout, timeout=120)

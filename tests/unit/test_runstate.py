@@ -85,6 +85,9 @@ def test_a_requeue_that_never_came_fails_the_run_and_says_why() -> None:
     assert state is RunState.FAILED and "--max_requeues" in reason
     assert overlay_scheduler(RunState.REQUEUED, "CANCELLED", None)[0] is RunState.CANCELLED
     assert overlay_scheduler(RunState.REQUEUED, "PENDING", "r") == (RunState.PENDING, "r")
+    # sacct lags behind a job that started and said so in its record: the record is believed
+    assert overlay_scheduler(RunState.RUNNING, "PENDING", None) == (RunState.RUNNING, None)
+    assert overlay_scheduler(RunState.QUEUED, "PENDING", None) == (RunState.PENDING, None)
 
 
 def test_only_completed_and_unknown_runs_enter_statistics() -> None:
