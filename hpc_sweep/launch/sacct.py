@@ -74,17 +74,23 @@ def jobs_named(name: str, since: str) -> dict[str, str] | None:
     ones included; None when neither sacct nor squeue answers (the question is then open, not "none").
 
     A controller that crashed between sbatch and recording the job ids asks this before submitting again: job names
-    of its submissions are unique, so a hit means the submission happened.
+    of its submissions are unique, so a hit means the submission happened. Both are asked: sacct knows jobs that
+    have ended, and squeue knows at once a job just submitted, which a busy slurmdbd may add to sacct's database a
+    minute later (a controller that believed sacct alone then sent the same submission twice).
     """
+    found: dict[str, str] = {}
+    answered = False
     if shutil.which("sacct"):
         command = ["sacct", "-n", "-P", "-X", "--name", name, "-S", since[:19], "-o", "JobID,State"]
         result = subprocess.run(command, capture_output=True, text=True, timeout=60)
         if result.returncode == 0:
-            return _parse(result.stdout)
+            found.update(_parse(result.stdout))
+            answered = True
     if shutil.which("squeue"):
         result = subprocess.run(
             ["squeue", "-h", "-r", "--name", name, "-o", "%i|%T"], capture_output=True, text=True, timeout=60
         )
         if result.returncode == 0:
-            return _parse(result.stdout)
-    return None
+            found.update(_parse(result.stdout))  # the live state, where sacct's may lag
+            answered = True
+    return found if answered else None

@@ -139,3 +139,37 @@ def test_a_script_is_not_written_from_settings_that_were_edited_into_the_manifes
     """resubmit rebuilds the launcher from sweep.json: its values are checked again before a script is written."""
     with pytest.raises(UsageError, match=re.escape(fragment)):
         sbatch_script(folder, params, python, 2)
+
+
+def _stub(bin_dir: Path, name: str, output: str, code: int = 0) -> None:
+    script = bin_dir / name
+    script.write_text(f"#!/bin/sh\nprintf '%s' '{output}'\nexit {code}\n")
+    script.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("sacct", "squeue", "expected"),
+    [
+        ("", "41_0|PENDING\n41_1|PENDING\n", {"41_0": "PENDING", "41_1": "PENDING"}),  # slurmdbd has not caught up
+        ("41_0|COMPLETED\n", "41_1|RUNNING\n", {"41_0": "COMPLETED", "41_1": "RUNNING"}),  # one ended, one live
+        ("", "", {}),  # asked, and there is none
+    ],
+)
+def test_a_submission_just_sent_is_found_by_name_before_sacct_knows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sacct: str, squeue: str, expected: dict
+) -> None:
+    from hpc_sweep.launch.sacct import jobs_named
+
+    _stub(tmp_path, "sacct", sacct)
+    _stub(tmp_path, "squeue", squeue)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert jobs_named("study.abc123.s001", "2026-12-03T12:00:00") == expected
+
+
+def test_no_answer_from_either_is_an_open_question(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hpc_sweep.launch.sacct import jobs_named
+
+    _stub(tmp_path, "sacct", "", code=1)
+    _stub(tmp_path, "squeue", "", code=1)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert jobs_named("study.abc123.s001", "2026-12-03T12:00:00") is None
